@@ -1,0 +1,35 @@
+"""The few things that differ per Keras backend.
+
+kerascon's maths is written with ``keras.ops`` and runs on every backend. What is not
+portable lives here:
+
+* :func:`replica_context` tells the loss whether it runs on one of several
+  ``tf.distribute`` replicas, and gives it a differentiable all-gather, so negatives
+  come from the whole global batch. On JAX, Keras distributes with SPMD: a jitted
+  function already sees the global batch, so no gather is needed.
+* :func:`num_replicas_in_sync` gives the factor by which a hand-written train step
+  divides its loss, as Keras' own train step does under ``tf.distribute``.
+* :class:`StageStepMixin` holds SupConModel's ``train_step`` / ``test_step``, which
+  differ per backend in how gradients are taken.
+"""
+
+import keras
+
+from kerascon.backend.replicas import ReplicaContext, num_replicas_in_sync, replica_context
+
+_BACKEND = keras.backend.backend()
+if _BACKEND == "tensorflow":
+    from kerascon.backend.tensorflow_steps import StageStepMixin, check_labels_in_range
+else:
+    raise ImportError(
+        f"kerascon does not support the {_BACKEND!r} Keras backend yet; "
+        "set KERAS_BACKEND=tensorflow"
+    )
+
+__all__ = [
+    "ReplicaContext",
+    "StageStepMixin",
+    "check_labels_in_range",
+    "num_replicas_in_sync",
+    "replica_context",
+]

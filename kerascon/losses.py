@@ -1,0 +1,331 @@
+"""Supervised contrastive loss (Khosla et al., 2020) and SimCLR's NT-Xent.
+
+The loss for anchor ``i`` (the paper's L_out, Eq. 2) is::
+
+    L_i = -1/|P(i)| * sum_{p in P(i)} log( exp(z_i.z_p / t) / sum_{a in A(i)} exp(z_i.z_a / t) )
+
+with ``A(i)`` every view in the (global) batch but ``i`` itself and ``P(i)`` the views
+in ``A(i)`` that share ``i``'s label. Without labels ``P(i)`` is the other views of the
+same image, which is SimCLR's NT-Xent. ``variant="in"`` moves the average over
+positives inside the log (the paper's weaker L_in ablation).
+
+Numerical conventions:
+
+* Features are cast to float32 and L2-normalised whatever their dtype.
+* The self-similarity is removed from numerator and denominator with a mask; the
+  log-sum-exp is shifted by the row maximum over ``A(i)``, so no ``inf - inf`` can occur.
+* **Anchors without a positive** (a class seen once in a batch with one view) carry no
+  learning signal: they are left out of the mean. The loss is the mean over anchors that
+  have at least one positive, and 0 (with a zero gradient) when no anchor has one.
+* With ``base_temperature`` set, the loss is multiplied by
+  ``temperature / base_temperature``: the SupContrast authors' PyTorch code does this
+  with ``base_temperature=0.07``. The default (``None``) is the paper's formula.
+
+Across replicas: called inside a ``tf.distribute`` replica context with several
+replicas, the loss all-gathers features and labels, contrasts the local anchors
+against the whole global batch and normalises by the global number of valid anchors
+times ``1/num_replicas``. So the mean of the per-replica losses equals the
+single-device loss on the global batch, and the sum over replicas of the gradients of
+``replica_loss / num_replicas`` (what Keras' train step computes) equals the
+single-device gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+from kerascon.backend import replica_context
+
+__all__ = ["supcon_loss", "simclr_loss", "SupConLoss", "SimCLRLoss"]
+
+_VARIANTS = ("out", "in")
+_CONTRAST_MODES = ("all", "one")
+# A large finite negative stands in for -inf in masked maxima: it keeps every
+# intermediate finite, so neither values nor gradients can become NaN.
+_MASKED_LOGIT = -1e9
+
+
+def _check_hyperparameters(temperature, base_temperature, variant, contrast_mode):
+    for name, value in (("temperature", temperature), ("base_temperature", base_temperature)):
+        if isinstance(value, numbers.Number) and not (value > 0 and math.isfinite(value)):
+            raise ValueError(
+                f"{name} must be a positive finite number, got {value!r}; "
+                "the paper's default temperature is 0.1"
+            )
+    if variant not in _VARIANTS:
+        raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")
+    if contrast_mode not in _CONTRAST_MODES:
+        raise ValueError(f"contrast_mode must be one of {_CONTRAST_MODES}, got {contrast_mode!r}")
+
+
+def _check_shapes(features, labels, mask):
+    if len(features.shape) != 3:
+        raise ValueError(
+            f"features must have shape [batch, views, dim], got rank {len(features.shape)} "
+            f"shape {tuple(features.shape)}; add a views axis with ops.expand_dims(x, 1) "
+            "for one view"
+        )
+    batch, views = features.shape[0], features.shape[1]
+    if views is not None and views < 1:
+        raise ValueError(f"features must have at least 1 view, got {views}")
+    if labels is not None and mask is not None:
+        raise ValueError("pass either labels or mask to supcon_loss, not both")
+    if labels is not None:
+        if len(labels.shape) != 1:
+            raise ValueError(
+                f"labels must have shape [batch], got shape {tuple(labels.shape)}"
+            )
+        if batch is not None and labels.shape[0] is not None and labels.shape[0] != batch:
+            raise ValueError(
+                f"labels has {labels.shape[0]} entries but features has a batch of {batch}; "
+                "pass one label per example (not per view)"
+            )
+    if mask is not None:
+        if len(mask.shape) != 2:
+            raise ValueError(f"mask must have shape [batch, batch], got {tuple(mask.shape)}")
+        if batch is not None and mask.shape[0] is not None and mask.shape[0] != batch:
+            raise ValueError(
+                f"mask has {mask.shape[0]} rows but features has a batch of {batch}"
+            )
+
+
+def _l2_normalize(x, axis=-1, epsilon=1e-12):
+    squared_norm = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared_norm, epsilon))
+
+
+def _views_first(features):
+    """[batch, views, dim] -> [views * batch, dim], view-major (view 0 of every example first)."""
+    views, dim = ops.shape(features)[1], ops.shape(features)[2]
+    return ops.reshape(ops.transpose(features, (1, 0, 2)), (-1, dim)), views
+
+
+def supcon_loss(
+    features,
+    labels=None,
+    *,
+    temperature=0.1,
+    base_temperature=None,
+    variant="out",
+    contrast_mode="all",
+    mask=None,
+):
+    """Supervised contrastive loss (SupCon), or SimCLR's NT-Xent without labels.
+
+    Args:
+        features: [batch, views, dim] embeddings of any float dtype. They are cast to
+            float32 and L2-normalised here.
+        labels: optional [batch] integer class labels. ``None`` (and no ``mask``) gives
+            the self-supervised loss: the only positives are the other views of the same
+            example.
+        temperature: softmax temperature, > 0. The paper uses 0.1.
+        base_temperature: if set, the loss is scaled by ``temperature / base_temperature``
+            (the authors' code uses 0.07). ``None`` keeps the paper's formula.
+        variant: ``"out"`` (the paper's L_out, Eq. 2, default) or ``"in"`` (L_in, Eq. 3).
+        contrast_mode: ``"all"`` uses every view as an anchor; ``"one"`` only the first
+            view, contrasted against all views.
+        mask: optional [batch, global_batch] 0/1 matrix of custom positives between
+            examples; ``mask[i, j] = 1`` makes every view of example ``j`` a positive of
+            example ``i``'s views. On one device ``global_batch == batch``.
+
+    Returns:
+        A float32 scalar: the mean loss over anchors that have at least one positive
+        (0 if none has). Inside a multi-replica ``tf.distribute`` context it is this
+        replica's share, scaled so that the mean over replicas is the global loss.
+
+    Example:
+        >>> import numpy as np
+        >>> features = np.random.normal(size=(8, 2, 16)).astype("float32")
+        >>> labels = np.array([0, 1, 0, 1, 2, 2, 3, 3])
+        >>> loss = supcon_loss(features, labels, temperature=0.1)
+        >>> simclr = supcon_loss(features)          # NT-Xent, no labels
+    """
+    _check_hyperparameters(temperature, base_temperature, variant, contrast_mode)
+    features = ops.convert_to_tensor(features)
+    if labels is not None:
+        labels = ops.convert_to_tensor(labels)
+    if mask is not None:
+        mask = ops.convert_to_tensor(mask)
+    _check_shapes(features, labels, mask)
+
+    features = _l2_normalize(ops.cast(features, "float32"))
+    replicas = replica_context()
+    global_features = replicas.all_gather(features)
+    local_batch = ops.shape(features)[0]
+    global_batch = ops.shape(global_features)[0]
+    offset = ops.cast(replicas.replica_id, "int32") * local_batch
+    global_index = ops.arange(global_batch, dtype="int32")
+    local_index = ops.arange(local_batch, dtype="int32") + offset
+
+    # Example-level positives of the whole global batch, [global_batch, global_batch].
+    if mask is not None:
+        global_mask = ops.cast(replicas.all_gather(ops.cast(mask, "float32")), "float32")
+    elif labels is not None:
+        global_labels = replicas.all_gather(ops.reshape(labels, (-1,)))
+        global_mask = ops.cast(
+            ops.equal(ops.expand_dims(global_labels, 1), ops.expand_dims(global_labels, 0)),
+            "float32",
+        )
+    else:
+        global_mask = ops.cast(
+            ops.equal(ops.expand_dims(global_index, 1), ops.expand_dims(global_index, 0)),
+            "float32",
+        )
+    local_mask = ops.take(global_mask, local_index, axis=0)  # [local_batch, global_batch]
+
+    contrast, views = _views_first(global_features)  # [views * global_batch, dim]
+    if contrast_mode == "all":
+        anchors, _ = _views_first(features)
+        anchor_views = views
+    else:
+        anchors = features[:, 0]
+        anchor_views = 1
+
+    logits = ops.matmul(anchors, ops.transpose(contrast)) / ops.cast(temperature, "float32")
+
+    # Column of each anchor's own view in the contrast set: view * global_batch + index.
+    anchor_view = ops.repeat(ops.arange(anchor_views, dtype="int32"), local_batch)
+    anchor_example = ops.tile(local_index, (anchor_views,))
+    self_column = anchor_view * global_batch + anchor_example
+    column = ops.arange(views * global_batch, dtype="int32")
+    not_self = ops.cast(
+        ops.not_equal(ops.expand_dims(self_column, 1), ops.expand_dims(column, 0)), "float32"
+    )
+    positives = ops.tile(local_mask, (anchor_views, views)) * not_self
+    num_positives = ops.sum(positives, axis=1)
+
+    # Stable log of the denominator sum over A(i).
+    # Masked entries go through `where` *before* exp: exp of the self-similarity can
+    # overflow, and inf * 0 would poison the gradient with NaN.
+    row_max = ops.max(ops.where(not_self > 0, logits, _MASKED_LOGIT), axis=1, keepdims=True)
+    row_max = ops.stop_gradient(row_max)
+    shifted = logits - row_max
+    denominator = ops.sum(ops.exp(ops.where(not_self > 0, shifted, _MASKED_LOGIT)), axis=1)
+    log_denominator = ops.log(ops.where(denominator > 0, denominator, 1.0))
+
+    has_positive = num_positives > 0
+    safe_count = ops.where(has_positive, num_positives, 1.0)
+    if variant == "out":
+        mean_log_positive = ops.sum(positives * shifted, axis=1) / safe_count
+        per_anchor = log_denominator - mean_log_positive
+    else:
+        positive_max = ops.max(
+            ops.where(positives > 0, shifted, _MASKED_LOGIT), axis=1, keepdims=True
+        )
+        positive_max = ops.stop_gradient(ops.where(positive_max > _MASKED_LOGIT / 2, positive_max, 0.0))
+        positive_sum = ops.sum(
+            ops.exp(ops.where(positives > 0, shifted - positive_max, _MASKED_LOGIT)), axis=1
+        )
+        log_positive_sum = ops.squeeze(positive_max, 1) + ops.log(
+            ops.where(positive_sum > 0, positive_sum, 1.0)
+        )
+        per_anchor = log_denominator + ops.log(safe_count) - log_positive_sum
+    per_anchor = ops.where(has_positive, per_anchor, 0.0)
+
+    # Normalise by the number of valid anchors in the *global* batch, so replicas agree.
+    diagonal = ops.diagonal(global_mask)
+    global_positive_counts = ops.cast(views, "float32") * ops.sum(global_mask, axis=1) - diagonal
+    global_valid = ops.cast(anchor_views, "float32") * ops.sum(ops.cast(global_positive_counts > 0, "float32"))
+    loss = ops.sum(per_anchor) * replicas.num_replicas / ops.maximum(global_valid, 1.0)
+    if base_temperature is not None:
+        loss = loss * (ops.cast(temperature, "float32") / ops.cast(base_temperature, "float32"))
+    return loss
+
+
+def simclr_loss(features, *, temperature=0.1, base_temperature=None, variant="out"):
+    """SimCLR's NT-Xent: :func:`supcon_loss` without labels.
+
+    Example:
+        >>> import numpy as np
+        >>> loss = simclr_loss(np.random.normal(size=(8, 2, 16)).astype("float32"))
+    """
+    return supcon_loss(
+        features, None, temperature=temperature, base_temperature=base_temperature, variant=variant
+    )
+
+
+def _as_views(y_pred):
+    """Accept [batch, dim] (one view) or [batch, views, dim] embeddings."""
+    if len(y_pred.shape) == 2:
+        return ops.expand_dims(y_pred, 1)
+    return y_pred
+
+
+@keras.saving.register_keras_serializable(package="kerascon")
+class SupConLoss(keras.losses.Loss):
+    """Supervised contrastive loss as a Keras ``Loss``: ``y_true`` are integer labels.
+
+    ``y_pred`` is [batch, dim] (one view per example) or [batch, views, dim]. It works
+    in ``model.compile`` of any Keras model that outputs embeddings, and under a
+    ``tf.distribute`` strategy (negatives are gathered from all replicas).
+
+    Args:
+        temperature, base_temperature, variant, contrast_mode: see :func:`supcon_loss`.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+        >>> model.compile(optimizer="sgd", loss=SupConLoss(temperature=0.1))
+    """
+
+    def __init__(
+        self,
+        temperature=0.1,
+        base_temperature=None,
+        variant="out",
+        contrast_mode="all",
+        name="supcon_loss",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
+        _check_hyperparameters(temperature, base_temperature, variant, contrast_mode)
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.temperature = temperature
+        self.base_temperature = base_temperature
+        self.variant = variant
+        self.contrast_mode = contrast_mode
+
+    def call(self, y_true, y_pred):
+        labels = None if y_true is None else ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        return supcon_loss(
+            _as_views(y_pred),
+            labels,
+            temperature=self.temperature,
+            base_temperature=self.base_temperature,
+            variant=self.variant,
+            contrast_mode=self.contrast_mode,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            temperature=self.temperature,
+            base_temperature=self.base_temperature,
+            variant=self.variant,
+            contrast_mode=self.contrast_mode,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerascon")
+class SimCLRLoss(SupConLoss):
+    """SimCLR's NT-Xent as a Keras ``Loss``; ``y_true`` is ignored.
+
+    ``y_pred`` must hold at least two views: [batch, views, dim].
+
+    Example:
+        >>> loss = SimCLRLoss(temperature=0.5)
+    """
+
+    def __init__(self, temperature=0.1, base_temperature=None, variant="out",
+                 contrast_mode="all", name="simclr_loss", reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(temperature, base_temperature, variant, contrast_mode,
+                         name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return super().call(None, y_pred)

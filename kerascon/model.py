@@ -1,0 +1,372 @@
+"""SupConModel: one Keras model for every stage of supervised contrastive learning."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas_in_sync
+from kerascon.layers import ImagePreprocessing, ProjectionHead
+from kerascon.losses import _check_hyperparameters, supcon_loss
+
+__all__ = ["SupConModel", "STAGES"]
+
+STAGES = ("contrastive", "linear", "joint", "ce")
+_STAGES_WITH_CLASSIFIER = ("linear", "joint", "ce")
+_MULTIVIEW_STAGES = ("contrastive", "joint")
+
+
+def _feature_dim(encoder):
+    shape = getattr(encoder, "output_shape", None)
+    if shape is None or len(shape) != 2 or shape[-1] is None:
+        from kerascon.encoders import check_encoder
+
+        return check_encoder(encoder)
+    return int(shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="kerascon")
+class SupConModel(StageStepMixin, keras.Model):
+    """Encoder + projection head + linear classifier, trained stage by stage.
+
+    Stages (switch with :meth:`set_stage`, then ``compile`` again):
+
+    * ``"contrastive"``: batches ``(views [B, V, H, W, C], labels [B])``. Every view goes
+      through preprocessing, encoder and projection head; the loss is SupCon
+      (``use_labels=False``: SimCLR, labels may be omitted). Logs ``loss``.
+    * ``"linear"``: batches ``(images [B, H, W, C], labels [B])``. The encoder is frozen,
+      weights and batch-norm statistics (it runs in inference mode), and only the linear
+      classifier on the encoder features is trained with cross-entropy. The projection
+      head is not used. Logs ``loss``, ``top1``, ``top5``.
+    * ``"joint"``: multi-view batches; cross-entropy on the classifier (every view) plus
+      ``joint_weight`` times SupCon on the projection, encoder and both heads trained.
+      Logs ``loss``, ``ce_loss``, ``supcon_loss``, ``top1``, ``top5``.
+    * ``"ce"``: single-view batches; plain cross-entropy through the trainable encoder,
+      the paper's baseline. Logs ``loss``, ``top1``, ``top5``.
+
+    ``model(images)`` and ``model.predict`` return a dict: ``embedding`` (encoder
+    features r), ``projection`` (L2-normalised z) and, with a classifier, ``logits``.
+    Images are raw pixels in [0, 255] ([B, H, W, C], or [B, V, H, W, C] for several
+    views); ``preprocessing`` normalises them inside the model.
+
+    Args:
+        encoder: a Keras model mapping preprocessed images to a feature vector [B, D],
+            e.g. ``kerascon.encoders.resnet50()``.
+        num_classes: classes of the linear classifier; ``None`` builds none (it can be
+            added later with ``set_stage("linear", num_classes=...)``).
+        projection_dim, projection_hidden_dim, head_type: the projection head
+            (:class:`~kerascon.layers.ProjectionHead`).
+        preprocessing: a layer applied to raw images first; ``None`` uses
+            :class:`~kerascon.layers.ImagePreprocessing` with ImageNet mean and std.
+        stage: the initial stage.
+        temperature, base_temperature, loss_variant, contrast_mode: passed to
+            :func:`kerascon.losses.supcon_loss`.
+        use_labels: ``False`` trains with SimCLR's label-free loss.
+        joint_weight: lambda, the weight of SupCon in the ``joint`` stage.
+        label_smoothing: for the cross-entropy stages.
+
+    Example:
+        >>> from kerascon.encoders import resnet18
+        >>> model = SupConModel(resnet18(width_multiplier=0.25), num_classes=10)
+        >>> model.compile(optimizer=kerascon.optimizers.LARS(0.5))
+        >>> model.fit(multiview_ds, epochs=100)               # contrastive stage
+        >>> model.set_stage("linear")
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+        >>> model.fit(single_view_ds, epochs=10)
+        >>> model.evaluate(test_ds)                            # {'loss', 'top1', 'top5'}
+        >>> model.save("supcon.keras")
+    """
+
+    def __init__(
+        self,
+        encoder,
+        num_classes=None,
+        *,
+        projection_dim=128,
+        projection_hidden_dim=2048,
+        head_type="mlp",
+        preprocessing=None,
+        stage="contrastive",
+        temperature=0.1,
+        base_temperature=None,
+        loss_variant="out",
+        contrast_mode="all",
+        use_labels=True,
+        joint_weight=1.0,
+        label_smoothing=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_hyperparameters(temperature, base_temperature, loss_variant, contrast_mode)
+        if not isinstance(encoder, keras.layers.Layer):
+            raise TypeError(f"encoder must be a Keras model or layer, got {type(encoder).__name__}")
+        self.encoder = encoder
+        self.feature_dim = _feature_dim(encoder)
+        self.preprocessing = preprocessing if preprocessing is not None else ImagePreprocessing(
+            name="preprocessing"
+        )
+        self.projection_head = ProjectionHead(
+            hidden_dim=projection_hidden_dim,
+            output_dim=projection_dim,
+            head_type=head_type,
+            name="projection_head",
+        )
+        self.projection_head.build((None, self.feature_dim))
+        self.classifier = None
+        self.num_classes = None
+        if num_classes is not None:
+            self._add_classifier(num_classes)
+        self.temperature = temperature
+        self.base_temperature = base_temperature
+        self.loss_variant = loss_variant
+        self.contrast_mode = contrast_mode
+        self.use_labels = bool(use_labels)
+        self.joint_weight = float(joint_weight)
+        self.label_smoothing = float(label_smoothing)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
+        self.supcon_loss_tracker = keras.metrics.Mean(name="supcon_loss")
+        self.stage = None
+        self._compiled_stage = None
+        self.set_stage(stage)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_architecture(cls, name, num_classes=None, *, stem="cifar", width_multiplier=1.0,
+                          mean=None, std=None, **kwargs):
+        """Build a model around a registered encoder architecture.
+
+        Example:
+            >>> model = SupConModel.from_architecture("resnet18", num_classes=10,
+            ...                                       stem="cifar", width_multiplier=0.5)
+        """
+        from kerascon.zoo import build_encoder
+
+        encoder = build_encoder(name, stem=stem, width_multiplier=width_multiplier)
+        if mean is not None or std is not None:
+            kwargs["preprocessing"] = ImagePreprocessing(
+                mean=mean if mean is not None else (0.0, 0.0, 0.0),
+                std=std if std is not None else (1.0, 1.0, 1.0),
+                name="preprocessing",
+            )
+        return cls(encoder, num_classes, **kwargs)
+
+    def _add_classifier(self, num_classes):
+        num_classes = int(num_classes)
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        self.num_classes = num_classes
+        self.classifier = keras.layers.Dense(num_classes, name="classifier")
+        self.classifier.build((None, self.feature_dim))
+        self.top1 = keras.metrics.SparseTopKCategoricalAccuracy(k=1, name="top1")
+        self.top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5")
+
+    def set_stage(self, stage, num_classes=None):
+        """Switch the training stage; call ``compile`` afterwards.
+
+        Sets which parts train: the encoder in every stage but ``linear``, the projection
+        head in ``contrastive`` and ``joint``, the classifier in ``linear``, ``joint`` and
+        ``ce``. ``num_classes`` adds a classifier if the model has none.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+        if num_classes is not None:
+            if self.classifier is None:
+                self._add_classifier(num_classes)
+            elif int(num_classes) != self.num_classes:
+                raise ValueError(
+                    f"the model already has a classifier for {self.num_classes} classes, "
+                    f"not {num_classes}; build a new SupConModel for another label set"
+                )
+        if stage in _STAGES_WITH_CLASSIFIER and self.classifier is None:
+            raise ValueError(
+                f"stage {stage!r} needs a classifier: pass num_classes to SupConModel(...) "
+                f"or to set_stage({stage!r}, num_classes=N)"
+            )
+        self.stage = stage
+        self.encoder.trainable = stage != "linear"
+        self.projection_head.trainable = stage in _MULTIVIEW_STAGES
+        if self.classifier is not None:
+            self.classifier.trainable = stage in _STAGES_WITH_CLASSIFIER
+
+    def build(self, input_shape=None):
+        # Every sub-layer is built in __init__ from the encoder's feature size.
+        self.built = True
+
+    # ------------------------------------------------------------------ forward
+    def _encode(self, images, training):
+        """[N, H, W, C] raw images -> [N, D] float features."""
+        x = self.preprocessing(images)
+        encoder_training = bool(training) and self.stage != "linear"
+        return self.encoder(x, training=encoder_training)
+
+    def call(self, inputs, training=False):
+        images = inputs
+        views = None
+        if len(images.shape) == 5:
+            views = images.shape[1]
+            images = ops.reshape(images, (-1,) + tuple(images.shape[2:]))
+        embedding = self._encode(images, training)
+        outputs = {
+            "embedding": ops.cast(embedding, "float32"),
+            "projection": self.projection_head(embedding),
+        }
+        if self.classifier is not None:
+            outputs["logits"] = ops.cast(self.classifier(embedding), "float32")
+        if views is not None:
+            outputs = {k: ops.reshape(v, (-1, views, v.shape[-1])) for k, v in outputs.items()}
+        return outputs
+
+    # ------------------------------------------------------------------ losses
+    def _contrastive_loss(self, projections, labels):
+        return supcon_loss(
+            projections,
+            labels if self.use_labels else None,
+            temperature=self.temperature,
+            base_temperature=self.base_temperature,
+            variant=self.loss_variant,
+            contrast_mode=self.contrast_mode,
+        )
+
+    def _cross_entropy(self, logits, labels):
+        check_labels_in_range(labels, self.num_classes)
+        if self.label_smoothing:
+            targets = ops.one_hot(labels, self.num_classes)
+            return ops.mean(keras.losses.categorical_crossentropy(
+                targets, logits, from_logits=True, label_smoothing=self.label_smoothing))
+        return ops.mean(
+            keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        )
+
+    def compute_stage_loss(self, x, y, training):
+        """Forward pass and loss of the current stage.
+
+        Returns ``(loss, logits, labels, components)``: ``logits`` and ``labels`` (for the
+        accuracy metrics) are ``None`` in the contrastive stage, ``components`` maps the
+        joint stage's ``ce_loss`` and ``supcon_loss``.
+        """
+        labels = None if y is None else ops.reshape(ops.cast(y, "int32"), (-1,))
+        if self.stage in _MULTIVIEW_STAGES:
+            if len(x.shape) != 5:
+                raise ValueError(
+                    f"the {self.stage} stage takes multi-view batches [batch, views, H, W, C], "
+                    f"got shape {tuple(x.shape)}; build the dataset with "
+                    "kerascon.data.multiview_dataset"
+                )
+            if labels is None and (self.use_labels or self.stage == "joint"):
+                raise ValueError(
+                    f"the {self.stage} stage with labels needs (views, labels) batches; "
+                    "pass use_labels=False to SupConModel for label-free SimCLR"
+                )
+            views = x.shape[1]
+            images = ops.reshape(x, (-1,) + tuple(x.shape[2:]))
+            embedding = self._encode(images, training)
+            projections = self.projection_head(embedding)
+            projections = ops.reshape(projections, (-1, views, projections.shape[-1]))
+            contrastive = self._contrastive_loss(projections, labels)
+            if self.stage == "contrastive":
+                return contrastive, None, None, {}
+            logits = ops.cast(self.classifier(embedding), "float32")
+            view_labels = ops.repeat(labels, views)
+            ce = self._cross_entropy(logits, view_labels)
+            loss = ce + self.joint_weight * contrastive
+            return loss, logits, view_labels, {"ce_loss": ce, "supcon_loss": contrastive}
+
+        if labels is None:
+            raise ValueError(f"the {self.stage} stage needs (images, labels) batches")
+        if len(x.shape) == 5:  # several views: classify each of them
+            views = x.shape[1]
+            x = ops.reshape(x, (-1,) + tuple(x.shape[2:]))
+            labels = ops.repeat(labels, views)
+        embedding = self._encode(x, training)
+        if self.stage == "linear":
+            embedding = ops.stop_gradient(embedding)
+        logits = ops.cast(self.classifier(embedding), "float32")
+        return self._cross_entropy(logits, labels), logits, labels, {}
+
+    # ------------------------------------------------------------------ metrics
+    @property
+    def metrics(self):
+        metrics = [self.loss_tracker]
+        if self.stage == "joint":
+            metrics += [self.ce_loss_tracker, self.supcon_loss_tracker]
+        if self.stage in _STAGES_WITH_CLASSIFIER:
+            metrics += [self.top1, self.top5]
+        return metrics
+
+    def update_stage_metrics(self, loss, logits, labels, components):
+        self.loss_tracker.update_state(loss)
+        if "ce_loss" in components:
+            self.ce_loss_tracker.update_state(components["ce_loss"])
+            self.supcon_loss_tracker.update_state(components["supcon_loss"])
+        if logits is not None:
+            self.top1.update_state(labels, logits)
+            self.top5.update_state(labels, logits)
+        return {m.name: m.result() for m in self.metrics}
+
+    def loss_scale_for_replicas(self):
+        """1 / replicas: a replica's gradient is summed over replicas by the optimizer."""
+        return 1.0 / num_replicas_in_sync()
+
+    # ------------------------------------------------------------------ compile / fit
+    def compile(self, optimizer="sgd", **kwargs):
+        """Compile for the current stage. Losses and metrics come from the stage."""
+        for key in ("loss", "metrics"):
+            if kwargs.get(key) is not None:
+                raise ValueError(
+                    f"SupConModel computes its own {key} from the stage; do not pass {key}= "
+                    "to compile (use kerascon.losses.SupConLoss with a plain keras.Model instead)"
+                )
+        super().compile(optimizer=optimizer, **kwargs)
+        self._compiled_stage = self.stage
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def _check_compiled_for_stage(self):
+        if self._compiled_stage is not None and self._compiled_stage != self.stage:
+            raise RuntimeError(
+                f"the model was compiled for the {self._compiled_stage!r} stage but is now in "
+                f"the {self.stage!r} stage; call model.compile(optimizer=...) again"
+            )
+
+    def fit(self, *args, **kwargs):
+        self._check_compiled_for_stage()
+        return super().fit(*args, **kwargs)
+
+    # ------------------------------------------------------------------ export helpers
+    def embedding_model(self, input_shape=(None, None, 3)):
+        """A functional model: raw images -> encoder features (inference only)."""
+        inputs = keras.Input(input_shape, name="images")
+        features = self.encoder(self.preprocessing(inputs), training=False)
+        return keras.Model(inputs, ops.cast(features, "float32"), name="embedding_model")
+
+    # ------------------------------------------------------------------ serialization
+    def get_config(self):
+        return {
+            "name": self.name,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "preprocessing": keras.saving.serialize_keras_object(self.preprocessing),
+            "num_classes": self.num_classes,
+            "projection_dim": self.projection_head.output_dim,
+            "projection_hidden_dim": self.projection_head.hidden_dim,
+            "head_type": self.projection_head.head_type,
+            "stage": self.stage,
+            "temperature": self.temperature,
+            "base_temperature": self.base_temperature,
+            "loss_variant": self.loss_variant,
+            "contrast_mode": self.contrast_mode,
+            "use_labels": self.use_labels,
+            "joint_weight": self.joint_weight,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["preprocessing"] = keras.saving.deserialize_keras_object(config["preprocessing"])
+        return cls(**config)

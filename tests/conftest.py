@@ -1,0 +1,32 @@
+"""Shared test setup.
+
+Two logical CPU devices are configured before TensorFlow initialises, so tests can run
+tf.distribute.MirroredStrategy over two replicas on one CPU. Single-device code is
+unaffected: the default strategy still uses one device.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+except RuntimeError:  # TensorFlow was initialised by a plugin first; keep its devices.
+    pass
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Every test starts with float32 policy and a fresh Keras name scope."""
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()
+    yield
+    keras.mixed_precision.set_global_policy("float32")
