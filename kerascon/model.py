@@ -129,6 +129,7 @@ class SupConModel(StageStepMixin, keras.Model):
         self.stage = None
         self._compiled_stage = None
         self.set_stage(stage)
+        self.built = True  # every weight exists now: sub-layers are built from feature_dim
 
     # ------------------------------------------------------------------ construction
     @classmethod

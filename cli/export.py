@@ -1,0 +1,29 @@
+"""`kerascon export`: a SavedModel serving raw images, or a .keras file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kerascon.cli.options import run_option
+
+
+@click.command()
+@run_option
+@click.option("--output", "output", type=click.Path(), default=None,
+              help="Destination (default: RUN/export, or RUN/export.keras with --format keras).")
+@click.option("--format", "export_format", type=click.Choice(["savedmodel", "keras"]),
+              default="savedmodel", show_default=True)
+def export(run_dir, output, export_format):
+    """Export a run's model for serving."""
+    from kerascon.export import export_keras, export_saved_model
+    from kerascon.training import image_size_of, load_run_model
+
+    model = load_run_model(run_dir)
+    if export_format == "keras":
+        path = export_keras(model, output or Path(run_dir) / "export.keras")
+    else:
+        path = export_saved_model(model, output or Path(run_dir) / "export",
+                                  image_size=image_size_of(run_dir))
+    click.echo(f"exported {export_format} to {path}")

@@ -1,0 +1,66 @@
+"""A rich progress bar per epoch: step, loss, learning rate, images/s and ETA."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def _learning_rate(optimizer) -> float:
+    lr = optimizer.learning_rate
+    if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+        return float(lr(optimizer.iterations))
+    return float(keras.ops.convert_to_numpy(lr))
+
+
+class RichProgress(keras.callbacks.Callback):
+    """Keras callback drawing one rich progress bar per epoch and a summary line.
+
+    Args:
+        images_per_step: images (views counted) per step, for images/s.
+        console: where to draw; stderr by default, so stdout stays clean for --json.
+    """
+
+    def __init__(self, images_per_step: int, console: Console | None = None):
+        super().__init__()
+        self.steps = None
+        self.images_per_step = images_per_step
+        self.console = console or Console(stderr=True)
+        self._progress = None
+
+    def on_train_begin(self, logs=None):
+        self.steps = self.params.get("steps")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._start = time.perf_counter()
+        self._progress = Progress(
+            TextColumn(f"epoch {epoch + 1}/{self.params.get('epochs', '?')}"),
+            BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(), console=self.console, transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=self.steps, info="")
+
+    def on_train_batch_end(self, batch, logs=None):
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        rate = (batch + 1) * self.images_per_step / elapsed
+        info = f"loss {float(logs.get('loss', float('nan'))):.4f}  " \
+               f"lr {_learning_rate(self.model.optimizer):.4g}  {rate:,.0f} img/s"
+        self._progress.update(self._task, completed=batch + 1, info=info)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._progress is not None:
+            self._progress.stop()
+        elapsed = time.perf_counter() - self._start
+        parts = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items())
+        rate = (self.steps or 0) * self.images_per_step / max(elapsed, 1e-9)
+        self.console.print(f"epoch {epoch + 1}/{self.params.get('epochs', '?')}  {parts}  "
+                           f"({elapsed:.1f}s, {rate:,.0f} img/s)")
+
+    def on_train_end(self, logs=None):
+        if self._progress is not None:
+            self._progress.stop()

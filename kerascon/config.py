@@ -1,0 +1,138 @@
+"""Typed training configuration: one dataclass, unknown keys rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from kerascon.model import STAGES
+
+__all__ = ["TrainConfig", "ConfigError"]
+
+LOSSES = ("supcon", "simclr")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message says which and how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training stage; written into the run as ``config.yaml``.
+
+    Example:
+        >>> config = TrainConfig(stage="contrastive", arch="resnet18", data="digits",
+        ...                      epochs=10, batch_size=64)
+        >>> config.replace(stage="linear", epochs=5)
+    """
+
+    stage: str = "contrastive"
+    arch: str = "resnet18"
+    stem: str = "cifar"
+    width_multiplier: float = 1.0
+    data: Optional[str] = "embedded:digits"
+    data_dir: Optional[str] = None
+    split: Optional[str] = "train"
+    eval_split: Optional[str] = "test"
+    epochs: int = 10
+    steps_per_epoch: Optional[int] = None
+    batch_size: int = 128
+    views: int = 2
+    image_size: int = 32
+    temperature: float = 0.1
+    base_temperature: Optional[float] = None
+    loss: str = "supcon"
+    loss_variant: str = "out"
+    augment: str = "simclr"
+    crop_scale: Optional[tuple] = (0.2, 1.0)
+    linear_augment: str = "flip_crop"
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 0
+    projection_dim: int = 128
+    projection_hidden_dim: int = 2048
+    head_type: str = "mlp"
+    joint_weight: float = 1.0
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+    seed: int = 0
+    strategy: str = "auto"
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ConfigError(f"unknown stage {self.stage!r}; choose one of {', '.join(STAGES)}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose supcon or simclr")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+            )
+        for name in ("epochs", "batch_size", "views", "image_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ConfigError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+        if not self.temperature > 0:
+            raise ConfigError(
+                f"temperature must be > 0, got {self.temperature}; the paper uses 0.1"
+            )
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
+            raise ConfigError(
+                f"warmup_epochs must be between 0 and epochs ({self.epochs}), got {self.warmup_epochs}"
+            )
+        if self.crop_scale is not None:
+            object.__setattr__(self, "crop_scale", tuple(float(v) for v in self.crop_scale))
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+
+    # ------------------------------------------------------------------ conversion
+    @classmethod
+    def field_names(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a mapping; an unknown key is an error that suggests the right one."""
+        names = cls.field_names()
+        for key in values:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"unknown configuration key {key!r}{hint}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path, **overrides) -> "TrainConfig":
+        """Read a YAML file of option values; ``overrides`` (not None) take precedence."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; check the --config path")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of option: value")
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
