@@ -1,0 +1,200 @@
+"""Batched, augmented ``tf.data`` pipelines for contrastive and supervised training.
+
+Two kinds of batches (the model normalises inputs itself, so values stay in
+``[0, 255]``):
+
+* :func:`multiview_dataset` -> ``(views, labels)`` with ``views`` float32
+  ``[B, V, S, S, 3]`` and ``labels`` int32 ``[B]``; every view of every example
+  is augmented independently (contrastive / joint training).
+* :func:`single_view_dataset` -> ``(images, labels)`` with ``images`` float32
+  ``[B, S, S, 3]`` (linear evaluation, cross-entropy training, evaluation).
+
+Randomness is keyed on ``seed``: each example gets its own stateless seed pair
+from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``, so two
+pipelines built with the same seed yield identical batches, while every epoch
+(each new iteration over the dataset) draws new augmentations and a new order.
+
+Example::
+
+    from kerascon.data import load_embedded, multiview_dataset, single_view_dataset
+
+    src = load_embedded("digits", split="train")
+    train = multiview_dataset(src, views=2, batch_size=128, augment="simclr",
+                              image_size=32, crop_scale=(0.2, 1.0), seed=0)
+    views, labels = next(iter(train))   # (128, 2, 32, 32, 3) float32, (128,) int32
+
+    test = single_view_dataset(load_embedded("digits", split="test"),
+                               batch_size=256, image_size=32)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Union
+
+import tensorflow as tf
+
+from kerascon.augment import make_augmentation, make_eval_transform
+from kerascon.data.sources import DataSource
+
+__all__ = ["multiview_dataset", "single_view_dataset"]
+
+Augment = Union[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor], None]
+
+
+def _check_positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _check_source(source: DataSource, batch_size: int, drop_remainder: bool, repeat: bool) -> None:
+    if not isinstance(source, DataSource):
+        raise TypeError(f"source must be a kerascon.data.DataSource, got {type(source).__name__}")
+    if source.num_examples == 0:
+        raise ValueError(f"dataset is empty: source {source.name!r} has no examples")
+    if drop_remainder and not repeat and 0 < source.num_examples < batch_size:
+        raise ValueError(
+            f"batch_size {batch_size} exceeds the {source.num_examples} examples of {source.name!r} with "
+            "drop_remainder=True, so no batch would be produced; lower batch_size or pass drop_remainder=False"
+        )
+
+
+def _resolve_seed(seed: int | None) -> int:
+    if seed is None:
+        return int.from_bytes(os.urandom(4), "little")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    return seed
+
+
+def _ordered(source: DataSource, shuffle: bool, seed: int, shuffle_buffer: int | None, repeat: bool):
+    ds = source.shuffled(seed, buffer_size=shuffle_buffer) if shuffle else source.dataset
+    return ds.repeat() if repeat else ds
+
+
+def _with_seeds(ds: tf.data.Dataset, seed: int) -> tf.data.Dataset:
+    """Zip each example with its own int64[2] seed; new seeds on every iteration."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip((ds, seeds))
+
+
+def _augment_fn(augment: Augment, image_size, crop_scale):
+    if callable(augment):
+        return augment
+    return make_augmentation(augment, image_size, crop_scale=crop_scale)
+
+
+def multiview_dataset(
+    source: DataSource,
+    *,
+    views: int = 2,
+    batch_size: int = 256,
+    augment: Augment = "simclr",
+    image_size=32,
+    shuffle: bool = True,
+    seed: int | None = None,
+    drop_remainder: bool = True,
+    repeat: bool = False,
+    crop_scale: tuple[float, float] | None = None,
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of ``(views float32 [B, V, S, S, 3] in [0, 255], labels int32 [B])``.
+
+    Args:
+        source: a :class:`~kerascon.data.DataSource`.
+        views: augmented views per example (``V`` >= 1).
+        batch_size: examples per batch (``B``).
+        augment: a policy name from :data:`kerascon.augment.POLICIES` or a callable
+            ``fn(image, seed) -> float32 [S, S, 3]``.
+        image_size: output size ``S`` (int or ``(height, width)``).
+        shuffle: shuffle examples (a new order every epoch).
+        seed: makes order and augmentations reproducible; ``None`` = random.
+        drop_remainder: drop the last incomplete batch (default, keeps ``B`` fixed).
+        repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        crop_scale: random-resized-crop area range, e.g. ``(0.2, 1.0)`` for CIFAR.
+        shuffle_buffer: shuffle buffer for sources without cheap keys (TFDS).
+
+    Raises:
+        ValueError: ``views``/``batch_size`` < 1, unknown policy, empty source, or
+            fewer examples than one batch with ``drop_remainder=True``.
+
+    Example::
+
+        ds = multiview_dataset(src, views=2, batch_size=256, augment="simclr", seed=1)
+        model.fit(ds, epochs=100)
+    """
+    _check_positive_int(views, "views")
+    _check_positive_int(batch_size, "batch_size")
+    _check_source(source, batch_size, drop_remainder, repeat)
+    augment_fn = _augment_fn(augment, image_size, crop_scale)
+    deterministic = seed is not None
+    seed = _resolve_seed(seed)
+
+    @tf.autograph.experimental.do_not_convert
+    def make_views(example, example_seed):
+        image, label = example
+        view_seeds = tf.random.experimental.stateless_split(example_seed, num=views)
+        stacked = tf.stack([tf.cast(augment_fn(image, view_seeds[v]), tf.float32) for v in range(views)])
+        return stacked, tf.cast(label, tf.int32)
+
+    ds = _with_seeds(_ordered(source, shuffle, seed, shuffle_buffer, repeat), seed)
+    ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def single_view_dataset(
+    source: DataSource,
+    *,
+    batch_size: int,
+    image_size=32,
+    augment: Augment = "none",
+    shuffle: bool = False,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+    repeat: bool = False,
+    crop_scale: tuple[float, float] | None = None,
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of ``(images float32 [B, S, S, 3] in [0, 255], labels int32 [B])``.
+
+    ``augment="none"`` (default) applies the deterministic evaluation transform
+    (resize shorter side + centre crop). ``"flip_crop"`` (random resized crop +
+    flip) is the usual light augmentation for linear evaluation; any policy of
+    :data:`kerascon.augment.POLICIES` or a callable ``fn(image, seed)`` works too.
+    Other arguments are as in :func:`multiview_dataset`.
+
+    Example::
+
+        train = single_view_dataset(src, batch_size=256, image_size=32,
+                                    augment="flip_crop", shuffle=True, seed=0)
+        test = single_view_dataset(test_src, batch_size=512, image_size=32)
+    """
+    _check_positive_int(batch_size, "batch_size")
+    _check_source(source, batch_size, drop_remainder, repeat)
+    deterministic = seed is not None
+    seed = _resolve_seed(seed)
+    ds = _ordered(source, shuffle, seed, shuffle_buffer, repeat)
+
+    if augment is None or (isinstance(augment, str) and augment.lower() == "none"):
+        evaluate = make_eval_transform(image_size)
+
+        @tf.autograph.experimental.do_not_convert
+        def transform(image, label):
+            return evaluate(image), tf.cast(label, tf.int32)
+
+        ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        augment_fn = _augment_fn(augment, image_size, crop_scale)
+
+        @tf.autograph.experimental.do_not_convert
+        def transform_seeded(example, example_seed):
+            image, label = example
+            return tf.cast(augment_fn(image, example_seed), tf.float32), tf.cast(label, tf.int32)
+
+        ds = _with_seeds(ds, seed).map(
+            transform_seeded, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+        )
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,597 @@
+"""Labelled image sources: TFDS, image folders, NumPy arrays, ``.npz`` files.
+
+Every constructor returns a :class:`DataSource` whose ``dataset`` yields single,
+unbatched ``(image, label)`` pairs: ``image`` is ``uint8 [H, W, 3]`` (grayscale is
+broadcast to RGB, alpha dropped; sizes may vary between examples) and ``label`` is
+a scalar ``int32`` in ``[0, num_classes)``. Batching, augmentation and resizing
+happen in :mod:`kerascon.data.pipeline`.
+
+Example::
+
+    from kerascon.data import from_image_folder, from_tfds, load_source
+
+    src = from_image_folder("pets/train")            # pets/train/<class>/*.jpg
+    src.num_examples, src.num_classes, src.class_names
+    for image, label in src.dataset.take(1):
+        image.shape, image.dtype                     # (H, W, 3) uint8
+
+    cifar = from_tfds("cifar10", split="test", data_dir="~/tensorflow_datasets")
+    digits = load_source("digits", split="train")    # embedded, no download
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "DataSource",
+    "IMAGE_EXTENSIONS",
+    "from_tfds",
+    "from_image_folder",
+    "from_arrays",
+    "from_npz",
+    "load_source",
+]
+
+logger = logging.getLogger("kerascon.data")
+
+#: File extensions read by :func:`from_image_folder` (compared case-insensitively).
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+
+# Shuffle buffer used when a source has no cheap per-example keys (e.g. TFDS).
+_DEFAULT_SHUFFLE_BUFFER = 10_000
+
+
+@dataclass(frozen=True, eq=False)
+class DataSource:
+    """A labelled image dataset plus its metadata.
+
+    Attributes:
+        dataset: ``tf.data.Dataset`` of single ``(image uint8 [H, W, 3], label int32)``.
+        num_examples: number of examples in ``dataset``.
+        num_classes: size of the label space (labels lie in ``[0, num_classes)``).
+        class_names: ``num_classes`` human-readable names, index = label.
+        name: short description, e.g. ``"cifar10:train"``.
+        skipped: paths of unreadable files left out (image folders, ``on_error="skip"``).
+        image_shape: ``(H, W, 3)`` when every image has the same size, else ``None``.
+
+    Build one with :func:`from_tfds`, :func:`from_image_folder`, :func:`from_arrays`,
+    :func:`from_npz`, :func:`~kerascon.data.load_embedded` or :func:`load_source`.
+
+    Example::
+
+        src = from_arrays(np.zeros([4, 8, 8], np.uint8), [0, 1, 0, 1])
+        len(src), src.num_classes, src.image_shape      # 4, 2, (8, 8, 3)
+        ds = src.shuffled(seed=0)                       # a new random order per epoch
+    """
+
+    dataset: tf.data.Dataset = field(repr=False)
+    num_examples: int
+    num_classes: int
+    class_names: tuple[str, ...]
+    name: str
+    skipped: tuple[str, ...] = ()
+    image_shape: tuple[int, int, int] | None = None
+    # Optional cheap per-example keys (indices, file paths) and a function mapping a
+    # key to (image, label): lets shuffled() shuffle keys before decoding images.
+    _keys: tf.data.Dataset | None = field(default=None, repr=False)
+    _load: Callable | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"class_names has {len(self.class_names)} entries but num_classes is {self.num_classes}"
+            )
+
+    def __len__(self) -> int:
+        return self.num_examples
+
+    def shuffled(
+        self, seed: int | None = None, *, buffer_size: int | None = None, reshuffle_each_iteration: bool = True
+    ) -> tf.data.Dataset:
+        """``dataset`` in random order (a new order on every iteration/epoch).
+
+        Sources with cheap keys (arrays, ``.npz``, image folders) shuffle all keys
+        perfectly before decoding; others (TFDS) use a buffer of
+        ``min(num_examples, 10000)`` decoded examples unless ``buffer_size`` is given.
+        With an integer ``seed`` the sequence of orders is reproducible.
+        """
+        if self._keys is not None and self._load is not None:
+            keys = self._keys.shuffle(
+                buffer_size or max(self.num_examples, 1), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration
+            )
+            return keys.map(self._load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+        buffer = buffer_size or max(1, min(self.num_examples, _DEFAULT_SHUFFLE_BUFFER))
+        return self.dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _to_rgb_uint8(image: tf.Tensor) -> tf.Tensor:
+    """uint8 [H, W, C] (C in 1, 3, 4) -> uint8 [H, W, 3]."""
+    if image.dtype != tf.uint8:
+        image = tf.cast(tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0.0, 255.0), tf.uint8)
+    if image.shape.rank == 2:
+        image = image[..., tf.newaxis]
+    channels = image.shape[-1]
+    if channels == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    elif channels == 4:
+        image = image[..., :3]
+    elif channels is None:
+        image = tf.cond(
+            tf.equal(tf.shape(image)[-1], 1), lambda: tf.tile(image, [1, 1, 3]), lambda: image[..., :3]
+        )
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _cardinality(ds: tf.data.Dataset) -> int:
+    n = int(ds.cardinality())
+    return n if n >= 0 else -1
+
+
+def _keyed_source(
+    keys: tf.data.Dataset, load: Callable, num_examples: int, **metadata
+) -> DataSource:
+    dataset = keys.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return DataSource(dataset=dataset, num_examples=num_examples, _keys=keys, _load=load, **metadata)
+
+
+# --------------------------------------------------------------------------- TFDS
+
+
+def from_tfds(
+    name: str,
+    split: str = "train",
+    data_dir: str | None = None,
+    image_key: str = "image",
+    label_key: str = "label",
+    *,
+    download: bool = True,
+) -> DataSource:
+    """Load a TensorFlow Datasets split as a :class:`DataSource`.
+
+    Uses ``tfds.builder(name, data_dir=data_dir)``; if the dataset is not prepared
+    under ``data_dir`` yet and ``download`` is true, ``download_and_prepare()`` is
+    called (this needs internet access for most datasets). A dataset prepared
+    elsewhere can be used offline by copying its ``data_dir`` (TFDS reads it from
+    files, even without the builder code). Grayscale images are converted to RGB.
+
+    Args:
+        name: TFDS name, optionally with config/version (``"cifar10"``, ``"mnist:3.*.*"``).
+        split: TFDS split expression (``"train"``, ``"test"``, ``"train[:10%]"``).
+        data_dir: TFDS data directory (default: TFDS's own, ``~/tensorflow_datasets``).
+        image_key, label_key: feature names of the image and the class label.
+        download: allow ``download_and_prepare()`` when the data is not prepared.
+
+    Raises:
+        ValueError: unknown dataset name or feature keys.
+        RuntimeError: the data is missing and cannot be downloaded/prepared (one
+            line saying where to put a prepared copy).
+
+    Example::
+
+        src = from_tfds("cifar10", split="train", data_dir="/data/tfds")
+        src.num_examples, src.class_names[:3]     # 50000, ('airplane', 'automobile', 'bird')
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError as exc:
+        where = data_dir or "the default TFDS data_dir"
+        raise ValueError(
+            f"unknown TFDS dataset {name!r}: not a registered TFDS name and no prepared copy in {where} "
+            f"({_first_line(exc).splitlines()[0][:200]})"
+        ) from None
+
+    if not builder.is_prepared():
+        root = str(getattr(builder, "data_dir_root", None) or data_dir or "~/tensorflow_datasets")
+        hint = (
+            f"build it where there is internet access (`tfds build {builder.name} --data_dir DIR`) and copy "
+            f"DIR/{builder.name} into '{root}' (or pass data_dir=DIR); manual downloads go in "
+            f"'{os.path.join(root, 'downloads', 'manual')}'"
+        )
+        if not download:
+            raise RuntimeError(f"TFDS dataset {name!r} is not prepared in '{root}' and download=False: {hint}")
+        try:
+            builder.download_and_prepare()
+        except Exception as exc:  # noqa: BLE001 - any download/prepare failure gets the same advice
+            raise RuntimeError(
+                f"cannot download/prepare TFDS dataset {name!r} ({_first_line(exc)[:200]}); {hint}"
+            ) from exc
+
+    features = builder.info.features
+    for key, what in ((image_key, "image_key"), (label_key, "label_key")):
+        if key not in features:
+            raise ValueError(
+                f"TFDS dataset {name!r} has no feature {key!r} ({what}); available features: "
+                f"{', '.join(sorted(features.keys()))}"
+            )
+    label_feature = features[label_key]
+    num_classes = getattr(label_feature, "num_classes", None)
+    if not num_classes:
+        raise ValueError(f"feature {label_key!r} of TFDS dataset {name!r} is not a ClassLabel")
+    class_names = tuple(str(n) for n in getattr(label_feature, "names", None) or range(num_classes))
+
+    image_shape = None
+    shape = getattr(features[image_key], "shape", None)
+    if shape is not None and len(shape) == 3 and shape[0] and shape[1]:
+        image_shape = (int(shape[0]), int(shape[1]), 3)
+
+    raw = builder.as_dataset(split=split, shuffle_files=False)
+    num_examples = _cardinality(raw)
+    if num_examples < 0:
+        num_examples = int(builder.info.splits[split].num_examples)
+
+    def convert(example):
+        return _to_rgb_uint8(example[image_key]), tf.cast(example[label_key], tf.int32)
+
+    dataset = raw.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return DataSource(
+        dataset=dataset,
+        num_examples=num_examples,
+        num_classes=int(num_classes),
+        class_names=class_names,
+        name=f"{name}:{split}",
+        image_shape=image_shape,
+    )
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def _decode_file(path: tf.Tensor) -> tf.Tensor:
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False, dtype=tf.uint8)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _check_decodable(paths: list[str]) -> tuple[list[int], dict[int, tuple[int, int]]]:
+    """Decode every file once (in parallel); return indices that failed and shapes of the rest."""
+    paths_t = tf.constant(paths)
+
+    def probe(i):
+        image = _decode_file(tf.gather(paths_t, i))
+        return i, tf.shape(image)[:2]
+
+    probe_ds = (
+        tf.data.Dataset.range(len(paths))
+        .map(probe, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        .ignore_errors()
+    )
+    shapes: dict[int, tuple[int, int]] = {}
+    for i, hw in probe_ds.as_numpy_iterator():
+        shapes[int(i)] = (int(hw[0]), int(hw[1]))
+    bad = [i for i in range(len(paths)) if i not in shapes]
+    return bad, shapes
+
+
+def from_image_folder(path, *, on_error: str = "raise", validate: bool = True) -> DataSource:
+    """Images in one subfolder per class: ``path/<class_name>/<image>``.
+
+    Class labels follow the sorted subfolder names. Files ending in ``.jpg``,
+    ``.jpeg`` or ``.png`` (any case) are read, also from nested folders; other files
+    and hidden entries are ignored. Grayscale, RGB and RGBA images of mixed sizes
+    are fine (all become ``uint8 [H, W, 3]``).
+
+    Every file is decoded once when the source is built (``validate=True``), because
+    decode errors inside ``tf.data`` do not say which file failed. Unreadable files
+    raise a ``ValueError`` naming the file (``on_error="raise"``) or are left out
+    and listed in ``source.skipped`` (``on_error="skip"``). ``validate=False`` skips
+    the check (faster for huge folders; a bad file then fails during training).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: no class folders, no images, or an unreadable image.
+
+    Example::
+
+        src = from_image_folder("flowers/", on_error="skip")
+        src.class_names, src.num_examples, src.skipped
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    root = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"image folder not found: '{root}'")
+    if not os.path.isdir(root):
+        raise ValueError(f"not a directory: '{root}' (expected a folder with one subfolder per class)")
+    expected = f"expected one subfolder per class with {'/'.join(IMAGE_EXTENSIONS)} images, e.g. '{root}/cat/001.jpg'"
+    class_names = sorted(
+        entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")
+    )
+    if not class_names:
+        raise ValueError(f"no class folders in '{root}': {expected}")
+
+    paths: list[str] = []
+    labels: list[int] = []
+    for label, class_name in enumerate(class_names):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, class_name), followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in sorted(filenames):
+                if not filename.startswith(".") and filename.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(os.path.join(dirpath, filename))
+                    labels.append(label)
+    if not paths:
+        raise ValueError(f"no images found in '{root}' (class folders: {', '.join(class_names[:10])}): {expected}")
+
+    skipped: tuple[str, ...] = ()
+    image_shape = None
+    if validate:
+        bad, shapes = _check_decodable(paths)
+        if bad:
+            bad_paths = [paths[i] for i in bad]
+            if on_error == "raise":
+                more = f" ({len(bad) - 1} more unreadable file(s) in the folder)" if len(bad) > 1 else ""
+                raise ValueError(
+                    f"cannot decode image '{bad_paths[0]}' (corrupt or not an image); "
+                    f"remove it or pass on_error='skip'{more}"
+                )
+            logger.warning("skipped %d unreadable image(s) in '%s', e.g. '%s'", len(bad), root, bad_paths[0])
+            bad_set = set(bad)
+            paths = [p for i, p in enumerate(paths) if i not in bad_set]
+            labels = [lab for i, lab in enumerate(labels) if i not in bad_set]
+            skipped = tuple(bad_paths)
+            if not paths:
+                raise ValueError(f"no readable images in '{root}': all {len(bad)} files failed to decode")
+        distinct = set(shapes.values())
+        if len(distinct) == 1:
+            h, w = distinct.pop()
+            image_shape = (h, w, 3)
+
+    keys = tf.data.Dataset.from_tensor_slices((tf.constant(paths), tf.constant(labels, tf.int32)))
+
+    def load(file_path, label):
+        return _decode_file(file_path), label
+
+    return _keyed_source(
+        keys,
+        load,
+        len(paths),
+        num_classes=len(class_names),
+        class_names=tuple(class_names),
+        name=os.path.basename(root) or root,
+        skipped=skipped,
+        image_shape=image_shape,
+    )
+
+
+# --------------------------------------------------------------------------- arrays and .npz
+
+
+def _images_to_uint8(images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"images must have shape [N, H, W] or [N, H, W, 1|3|4], got {list(images.shape)}")
+    if images.shape[-1] == 4:
+        images = images[..., :3]
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype == np.bool_ or not (
+        np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)
+    ):
+        raise ValueError(f"images must be uint8, integer or float arrays with values in [0, 255], got {images.dtype}")
+    if images.size:
+        lo, hi = float(np.min(images)), float(np.max(images))
+        if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite values")
+        if lo < 0 or hi > 255:
+            raise ValueError(f"image values must lie in [0, 255], got range [{lo:g}, {hi:g}]")
+        if np.issubdtype(images.dtype, np.floating) and 0 < hi <= 1.0:
+            raise ValueError(
+                f"float images look scaled to [0, 1] (max {hi:g}); pass values in [0, 255] (multiply by 255) "
+                "- the model normalises inputs itself"
+            )
+    return np.round(images).astype(np.uint8) if np.issubdtype(images.dtype, np.floating) else images.astype(np.uint8)
+
+
+def _labels_to_int(labels, n: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of class indices, got shape {list(labels.shape)}")
+    if len(labels) != n:
+        raise ValueError(f"images and labels differ in length: {n} images vs {len(labels)} labels")
+    if np.issubdtype(labels.dtype, np.floating):
+        if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
+            bad = labels[np.flatnonzero(np.mod(labels, 1) != 0)[0]]
+            raise ValueError(f"labels must be integer class indices, got {bad!r}")
+    elif not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    return labels.astype(np.int64)
+
+
+def from_arrays(
+    images,
+    labels,
+    *,
+    class_names=None,
+    num_classes: int | None = None,
+    name: str = "arrays",
+) -> DataSource:
+    """In-memory images and integer labels as a :class:`DataSource`.
+
+    Args:
+        images: ``[N, H, W]`` or ``[N, H, W, 1|3|4]`` array, ``uint8`` or integer/float
+            with values in ``[0, 255]`` (float data in ``[0, 1]`` is rejected).
+        labels: ``[N]`` integer class indices in ``[0, num_classes)``.
+        class_names: optional names; default ``"0" .. str(num_classes - 1)``.
+        num_classes: default ``len(class_names)`` or ``max(labels) + 1``.
+        name: description used in messages.
+
+    Raises:
+        ValueError: empty data, mismatched lengths, bad shapes/values, labels out of range.
+
+    Example::
+
+        src = from_arrays(x_train, y_train, class_names=["cat", "dog"])
+    """
+    images = _images_to_uint8(images)
+    n = int(images.shape[0])
+    if n == 0:
+        raise ValueError(f"empty dataset: {name!r} has no images")
+    labels = _labels_to_int(labels, n)
+    if class_names is not None:
+        class_names = tuple(str(c) for c in np.asarray(class_names).reshape(-1).tolist())
+    if num_classes is None:
+        num_classes = len(class_names) if class_names is not None else int(labels.max()) + 1
+    num_classes = int(num_classes)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if class_names is None:
+        class_names = tuple(str(i) for i in range(num_classes))
+    elif len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class_names given but num_classes is {num_classes}")
+    out_of_range = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if out_of_range.size:
+        i = int(out_of_range[0])
+        raise ValueError(
+            f"label {int(labels[i])} (index {i}) is out of range [0, {num_classes}); "
+            f"{out_of_range.size} label(s) out of range"
+        )
+
+    images_t = tf.constant(images)
+    labels_t = tf.constant(labels.astype(np.int32))
+
+    def load(i):
+        return _to_rgb_uint8(tf.gather(images_t, i)), tf.gather(labels_t, i)
+
+    return _keyed_source(
+        tf.data.Dataset.range(n),
+        load,
+        n,
+        num_classes=num_classes,
+        class_names=class_names,
+        name=name,
+        image_shape=(int(images.shape[1]), int(images.shape[2]), 3),
+    )
+
+
+def from_npz(path, *, split: str | None = None, name: str | None = None) -> DataSource:
+    """A ``.npz`` file with ``images`` (or ``x``) and ``labels`` (or ``y``) arrays.
+
+    Optional keys: ``class_names`` (strings) and per-split index arrays
+    ``<split>_idx`` (e.g. ``train_idx``/``test_idx``). With ``split=None`` all
+    examples are used; with a split name the file must hold ``<split>_idx``.
+    The file is read with ``np.load(allow_pickle=False)``.
+
+    Example::
+
+        np.savez_compressed("data.npz", images=x, labels=y, class_names=["a", "b"])
+        src = from_npz("data.npz")
+    """
+    file_path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if not os.path.exists(file_path):
+        raise FileNotFoundError(f".npz file not found: '{file_path}'")
+    try:
+        with np.load(file_path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"cannot read .npz file '{file_path}' ({_first_line(exc)[:200]})") from None
+
+    def pick(*keys):
+        for key in keys:
+            if key in arrays:
+                return arrays[key]
+        raise ValueError(
+            f"'{file_path}' has no {' or '.join(repr(k) for k in keys)} array; keys found: {', '.join(sorted(arrays))}"
+        )
+
+    images = pick("images", "x")
+    labels = all_labels = pick("labels", "y")
+    class_names = arrays.get("class_names")
+    stem = name or os.path.splitext(os.path.basename(file_path))[0]
+    if split is not None:
+        key = f"{split}_idx"
+        if key not in arrays:
+            available = sorted(k[: -len("_idx")] for k in arrays if k.endswith("_idx"))
+            raise ValueError(
+                f"'{file_path}' has no split {split!r} (no {key!r} array); "
+                + (f"available splits: {', '.join(available)}" if available else "use split=None for all examples")
+            )
+        index = np.asarray(arrays[key]).astype(np.int64)
+        if len(images) != len(labels):
+            raise ValueError(f"images and labels differ in length: {len(images)} images vs {len(labels)} labels")
+        if index.size and (index.min() < 0 or index.max() >= len(labels)):
+            raise ValueError(f"'{key}' in '{file_path}' holds indices outside [0, {len(labels)})")
+        images, labels = images[index], labels[index]
+        stem = f"{stem}:{split}"
+    num_classes = len(class_names) if class_names is not None else None
+    if num_classes is None and np.size(all_labels) and np.issubdtype(np.asarray(all_labels).dtype, np.number):
+        num_classes = int(np.max(all_labels)) + 1  # from all splits, so train/test agree
+    return from_arrays(images, labels, class_names=class_names, num_classes=num_classes, name=stem)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) or os.path.isabs(spec)
+
+
+def load_source(
+    spec: str,
+    split: str | None = None,
+    data_dir: str | None = None,
+    *,
+    on_error: str = "raise",
+) -> DataSource:
+    """Open a data source from a string, as the CLI does.
+
+    * ``"digits"`` / ``"embedded:<name>"`` -> :func:`~kerascon.data.load_embedded`
+      (``split`` default ``"train"``);
+    * an existing directory -> :func:`from_image_folder`; with a ``split`` the
+      folder must contain a ``<split>/`` subfolder (``root/train/<class>/...``),
+      with ``split=None`` the directory itself holds the class folders;
+    * a path ending in ``.npz`` -> :func:`from_npz` (``split=None`` = all examples);
+    * anything else -> :func:`from_tfds` with ``data_dir`` (``split`` default ``"train"``).
+
+    Example::
+
+        load_source("embedded:digits", split="test")
+        load_source("/data/pets", split="train")          # /data/pets/train/<class>/...
+        load_source("cifar10", split="test", data_dir="/data/tfds")
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"data source must be a non-empty string, got {spec!r}")
+    spec = spec.strip()
+    from kerascon.data.embedded import EMBEDDED_DATASETS, load_embedded
+
+    lowered = spec.lower()
+    if lowered.startswith("embedded:"):
+        return load_embedded(spec.split(":", 1)[1], split=split or "train")
+    if lowered in EMBEDDED_DATASETS and not os.path.exists(spec):
+        return load_embedded(lowered, split=split or "train")
+    expanded = os.path.expanduser(spec)
+    if os.path.isdir(expanded):
+        if split is None:
+            return from_image_folder(expanded, on_error=on_error)
+        sub = os.path.join(expanded, split)
+        if not os.path.isdir(sub):
+            raise ValueError(
+                f"split {split!r} requested but '{os.path.abspath(sub)}' is not a folder; use "
+                f"'{os.path.abspath(expanded)}/{split}/<class>/<image>' or split=None to read the folder as is"
+            )
+        return from_image_folder(sub, on_error=on_error)
+    if lowered.endswith(".npz"):
+        return from_npz(expanded, split=split)
+    if _looks_like_path(spec):
+        raise FileNotFoundError(f"data source not found: '{os.path.abspath(expanded)}'")
+    return from_tfds(spec, split=split or "train", data_dir=data_dir)
