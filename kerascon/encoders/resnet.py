@@ -1,0 +1,176 @@
+"""ResNet-18/34/50/101/152/200 encoders as Keras functional models.
+
+The encoders map a preprocessed float image batch ``[B, H, W, C]`` (NHWC;
+normalisation is done by a separate layer before the encoder) to a pooled
+feature vector ``[B, D]`` (global average pooling, no classifier head).
+``D`` is ``512 * w`` for basic-block nets (18, 34) and ``2048 * w`` for
+bottleneck nets (50+), where ``w`` is ``width_multiplier``.
+
+Architecture follows torchvision's ResNet (v1.5: the bottleneck puts the
+stride on its 3x3 conv) with two stems:
+
+* ``"cifar"``: 3x3 conv stride 1 + BN + ReLU, no max-pool (as in the
+  SupContrast authors' ``networks/resnet_big.py``); 32x32 input -> 4x4 map.
+* ``"imagenet"``: 7x7 conv stride 2 (pad 3) + BN + ReLU + 3x3 max-pool
+  stride 2 (pad 1); 224x224 input -> 7x7 map.
+
+Strided convolutions use explicit ``ZeroPadding2D`` + ``"valid"`` so outputs
+align with PyTorch's. BatchNorm uses momentum 0.9 / epsilon 1e-5 (PyTorch
+defaults); convs have no bias and a he-normal ``fan_out`` initializer.
+
+Layer names (stable; used to map PyTorch checkpoints):
+
+=====================================  =====================================
+Keras layer                            torchvision equivalent
+=====================================  =====================================
+``stem_conv`` / ``stem_bn``            ``conv1`` / ``bn1``
+``stage{s}_block{k}_conv{i}``          ``layer{s}.{k}.conv{i}``
+``stage{s}_block{k}_bn{i}``            ``layer{s}.{k}.bn{i}``
+``stage{s}_block{k}_shortcut_conv``    ``layer{s}.{k}.downsample.0``
+``stage{s}_block{k}_shortcut_bn``      ``layer{s}.{k}.downsample.1``
+``avg_pool``                           ``avgpool`` + ``flatten``
+=====================================  =====================================
+
+``s`` is 1..4, ``k`` is 0-based and ``i`` is 1..2 (basic) or 1..3
+(bottleneck). Weight-free helper layers are named ``stem_pad``,
+``stem_relu``, ``stem_pool_pad``, ``stem_pool``,
+``stage{s}_block{k}_pad{i}``, ``_relu{i}``, ``_add`` and ``_out`` (the
+block's final ReLU). The input layer is ``input``.
+
+Example:
+    >>> from kerascon.encoders import resnet18
+    >>> enc = resnet18(width_multiplier=0.125, input_shape=(32, 32, 3))
+    >>> tuple(enc.output.shape)
+    (None, 64)
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from kerascon.encoders import blocks
+
+#: depth -> (block type, blocks per stage)
+RESNET_CONFIGS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+    200: ("bottleneck", (3, 24, 36, 3)),
+}
+STEMS = ("cifar", "imagenet")
+BASE_WIDTHS = (64, 128, 256, 512)
+BOTTLENECK_EXPANSION = 4
+
+
+def _scale(channels, width_multiplier):
+    return max(1, int(round(channels * width_multiplier)))
+
+
+def resnet_feature_dim(depth, width_multiplier=1.0):
+    """Feature dimension of ``build_resnet(depth, width_multiplier=...)``.
+
+    Example:
+        >>> resnet_feature_dim(50, 0.125)
+        256
+    """
+    block_type, _ = _config(depth)
+    d = _scale(BASE_WIDTHS[-1], width_multiplier)
+    return d * BOTTLENECK_EXPANSION if block_type == "bottleneck" else d
+
+
+def _config(depth):
+    try:
+        return RESNET_CONFIGS[int(depth)]
+    except (KeyError, TypeError, ValueError):
+        valid = ", ".join(str(d) for d in sorted(RESNET_CONFIGS))
+        raise ValueError(
+            f"unsupported ResNet depth {depth!r}; valid depths are {valid}"
+        ) from None
+
+
+def build_resnet(
+    depth,
+    *,
+    stem="cifar",
+    width_multiplier=1.0,
+    input_shape=(None, None, 3),
+    zero_init_residual=False,
+    name=None,
+):
+    """Build a ResNet encoder mapping ``[B, H, W, C]`` images to ``[B, D]``.
+
+    Args:
+        depth: one of 18, 34, 50, 101, 152, 200.
+        stem: ``"cifar"`` (3x3 stride-1 conv, no max-pool) or ``"imagenet"``
+            (7x7 stride-2 conv + 3x3 stride-2 max-pool).
+        width_multiplier: scales every stage's channels (base 64, 128, 256,
+            512; may be fractional, e.g. 0.125 -> 8 base channels).
+        input_shape: ``(H, W, C)``; spatial dims may be ``None``.
+        zero_init_residual: initialise the last BN gamma of every residual
+            branch to zero so each block starts as the identity.
+        name: model name, default ``"resnet{depth}"``.
+
+    Returns:
+        A ``keras.Model`` whose output is the globally average-pooled feature
+        vector (in the compute dtype under mixed precision).
+
+    Example:
+        >>> enc = build_resnet(50, stem="imagenet", width_multiplier=0.25)
+        >>> enc.output.shape[-1]
+        512
+    """
+    block_type, stage_depths = _config(depth)
+    if stem not in STEMS:
+        raise ValueError(f"unknown stem {stem!r}; expected one of {STEMS}")
+    if not width_multiplier > 0:
+        raise ValueError(f"width_multiplier must be > 0, got {width_multiplier!r}")
+
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    stem_fn = blocks.cifar_stem if stem == "cifar" else blocks.imagenet_stem
+    x = stem_fn(inputs, _scale(BASE_WIDTHS[0], width_multiplier))
+
+    for s, (n_blocks, base) in enumerate(zip(stage_depths, BASE_WIDTHS), start=1):
+        filters = _scale(base, width_multiplier)
+        for k in range(n_blocks):
+            stride = 2 if (s > 1 and k == 0) else 1
+            prefix = f"stage{s}_block{k}"
+            if block_type == "basic":
+                x = blocks.basic_block(
+                    x, filters, stride, prefix=prefix,
+                    zero_init_residual=zero_init_residual,
+                )
+            else:
+                x = blocks.bottleneck_block(
+                    x, filters, stride, prefix=prefix,
+                    expansion=BOTTLENECK_EXPANSION,
+                    zero_init_residual=zero_init_residual,
+                )
+
+    outputs = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, outputs, name=name or f"resnet{depth}")
+
+
+def _make(depth):
+    def fn(**kwargs):
+        return build_resnet(depth, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = f"resnet{depth}"
+    fn.__doc__ = f"""ResNet-{depth} encoder; keyword arguments as :func:`build_resnet`.
+
+    Example:
+        >>> enc = resnet{depth}(width_multiplier=0.125, input_shape=(32, 32, 3))
+        >>> enc.output.shape[-1]
+        {resnet_feature_dim(depth, 0.125)}
+    """
+    return fn
+
+
+resnet18 = _make(18)
+resnet34 = _make(34)
+resnet50 = _make(50)
+resnet101 = _make(101)
+resnet152 = _make(152)
+resnet200 = _make(200)

@@ -1,0 +1,139 @@
+"""Tests for the kerascon.zoo architecture registry (real Keras, no mocks)."""
+
+import dataclasses
+
+import keras
+import pytest
+
+import kerascon.zoo as zoo
+from kerascon.encoders import check_encoder
+from kerascon.zoo import (
+    ArchitectureSpec,
+    UnknownArchitectureError,
+    build_encoder,
+    get_architecture,
+    list_architectures,
+    register_architecture,
+)
+from kerascon.zoo import registry
+
+RESNETS = ["resnet101", "resnet152", "resnet18", "resnet200", "resnet34", "resnet50"]
+
+
+@pytest.fixture
+def scratch_names():
+    """Names registered by a test; removed from the global registry afterwards."""
+    names = []
+    yield names
+    for name in names:
+        registry._ARCHITECTURES.pop(name, None)
+
+
+def _tiny_cnn(**kwargs):
+    """A two-layer CNN for registry tests."""
+    return keras.Sequential(
+        [keras.layers.Conv2D(kwargs.get("filters", 8), 3), keras.layers.GlobalAveragePooling2D()]
+    )
+
+
+def test_public_api_exported():
+    for name in zoo.__all__:
+        assert hasattr(zoo, name)
+    assert issubclass(UnknownArchitectureError, ValueError)
+
+
+def test_builtin_resnets_registered_sorted():
+    names = list_architectures()
+    assert names == sorted(names)
+    assert set(RESNETS) <= set(names)
+    assert list_architectures("resnet*") == RESNETS
+
+
+def test_wildcard_listing():
+    assert list_architectures("resnet1*") == ["resnet101", "resnet152", "resnet18"]
+    assert list_architectures("*50") == ["resnet50"]
+    assert list_architectures("resnet?4") == ["resnet34"]
+    assert list_architectures("resnet[23]*") == ["resnet200", "resnet34"]
+    assert list_architectures("vit*") == []
+
+
+@pytest.mark.parametrize("name", RESNETS)
+def test_resnet_specs(name):
+    spec = get_architecture(name)
+    assert isinstance(spec, ArchitectureSpec)
+    assert spec.name == name and spec.family == "resnet"
+    assert spec.feature_dim == (512 if name in ("resnet18", "resnet34") else 2048)
+    assert spec.default_stem == "cifar"
+    assert spec.description and "\n" not in spec.description
+    assert callable(spec.builder)
+
+
+def test_spec_is_frozen():
+    spec = get_architecture("resnet18")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.feature_dim = 1
+
+
+def test_unknown_name_suggests_close_match():
+    with pytest.raises(UnknownArchitectureError) as info:
+        get_architecture("resnet05")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "'resnet05'" in msg
+    assert "did you mean 'resnet50'?" in msg
+    assert "list_architectures()" in msg
+    with pytest.raises(ValueError, match="resnet18"):
+        build_encoder("resnt18")
+
+
+def test_unknown_name_without_close_match():
+    with pytest.raises(UnknownArchitectureError, match=r"unknown architecture 'vit_b16'") as info:
+        get_architecture("vit_b16")
+    assert "did you mean" not in str(info.value)
+
+
+def test_duplicate_registration_raises(scratch_names):
+    scratch_names.append("test_tiny_cnn")
+    register_architecture("test_tiny_cnn")(_tiny_cnn)
+    with pytest.raises(ValueError, match="test_tiny_cnn.*already registered"):
+        register_architecture("test_tiny_cnn")(_tiny_cnn)
+    with pytest.raises(ValueError, match="already registered"):
+        register_architecture("resnet18")(_tiny_cnn)
+    assert get_architecture("resnet18").family == "resnet"  # untouched
+
+
+def test_register_custom_and_build(scratch_names):
+    scratch_names.extend(["test_custom_cnn", "test_bare_cnn"])
+
+    @register_architecture("test_custom_cnn", family="custom", feature_dim=8)
+    def custom(**kwargs):
+        """Tiny custom encoder.
+
+        Longer description that is not part of the summary.
+        """
+        return _tiny_cnn(**kwargs)
+
+    assert custom.__name__ == "custom"  # decorator returns the function unchanged
+    spec = get_architecture("test_custom_cnn")
+    assert (spec.family, spec.feature_dim, spec.default_stem) == ("custom", 8, None)
+    assert spec.description == "Tiny custom encoder."
+    assert "test_custom_cnn" in list_architectures("test_*")
+    enc = build_encoder("test_custom_cnn", filters=6)
+    assert check_encoder(enc, input_shape=(16, 16, 3)) == 6
+
+    @register_architecture
+    def test_bare_cnn(**kwargs):
+        return _tiny_cnn(**kwargs)
+
+    assert get_architecture("test_bare_cnn").builder is test_bare_cnn
+    assert get_architecture("test_bare_cnn").description == ""
+
+
+def test_build_encoder_forwards_kwargs():
+    enc = build_encoder("resnet18", width_multiplier=0.125, input_shape=(32, 32, 3))
+    names = {l.name for l in enc.layers}
+    assert "stem_pool" not in names  # default stem is "cifar"
+    assert enc.name == "resnet18" and enc.output.shape[-1] == 64
+    enc = build_encoder("resnet18", stem="imagenet", width_multiplier=0.125, name="enc")
+    assert "stem_pool" in {l.name for l in enc.layers}
+    assert enc.name == "enc"
