@@ -34,7 +34,8 @@ _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size",
 @click.option("--temperature", type=float, default=None)
 @click.option("--loss", type=click.Choice(["supcon", "simclr"]), default=None)
 @click.option("--augment", type=click.Choice(["simclr", "randaugment", "autoaugment", "stacked",
-                                               "none"]), default=None)
+                                               "flip_crop", "none"]), default=None,
+              help="Augmentation policy (default: simclr; flip_crop for --stage linear).")
 @click.option("--optimizer", type=click.Choice(["sgd", "lars", "rmsprop"]), default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--weight-decay", type=float, default=None)
@@ -68,7 +69,7 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
         base = (stage_config(run_dir, "contrastive") or stage_config(run_dir, "joint")
                 or stage_config(run_dir, "ce"))
         inherited = {k: getattr(base, k) for k in _INHERITED_BY_LINEAR} if base else {}
-        defaults = {"lr": 0.1, "epochs": 10, "weight_decay": 0.0, "augment": "none"}
+        defaults = {"lr": 0.5, "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
         values = {**inherited, **defaults, **overrides}
     else:
         target = output_dir or (run_dir if resume else None)

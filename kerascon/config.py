@@ -50,7 +50,6 @@ class TrainConfig:
     loss_variant: str = "out"
     augment: str = "simclr"
     crop_scale: Optional[tuple] = (0.2, 1.0)
-    linear_augment: str = "flip_crop"
     optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9

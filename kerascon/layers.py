@@ -86,6 +86,7 @@ class ProjectionHead(keras.layers.Layer):
             self.hidden.build(shape)
             shape = shape[:-1] + (self.hidden_dim,)
         self.projection.build(shape)
+        self.l2_normalize.build(shape[:-1] + (self.output_dim,))
 
     def call(self, inputs):
         x = inputs

@@ -45,9 +45,8 @@ def _train_dataset(config: TrainConfig, source):
             image_size=config.image_size, shuffle=True, seed=config.seed,
             crop_scale=config.crop_scale, drop_remainder=True,
         )
-    augment = config.linear_augment if config.stage == "linear" else config.augment
     return single_view_dataset(
-        source, batch_size=config.batch_size, image_size=config.image_size, augment=augment,
+        source, batch_size=config.batch_size, image_size=config.image_size, augment=config.augment,
         shuffle=True, seed=config.seed, crop_scale=config.crop_scale, drop_remainder=True,
     )
 

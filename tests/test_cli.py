@@ -14,9 +14,29 @@ from kerascon.cli.main import main
 from kerascon.config import TrainConfig
 from kerascon.training import run_stage
 
-TINY = ["--arch", "resnet18", "--width-multiplier", "0.125", "--data", "embedded:digits",
-        "--image-size", "8", "--batch-size", "32", "--projection-dim", "8",
-        "--projection-hidden-dim", "16", "--quiet"]
+COMMON = ["--data", "embedded:digits", "--image-size", "8", "--batch-size", "32",
+          "--projection-dim", "8", "--projection-hidden-dim", "16", "--quiet"]
+# The shared run uses a real ResNet; tests of CLI behaviour that does not depend on the
+# encoder use a two-layer CNN registered for this module, to keep the suite fast.
+RESNET = ["--arch", "resnet18", "--width-multiplier", "0.125", *COMMON]
+TINY = ["--arch", "cli_test_cnn", *COMMON]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_architecture():
+    from kerascon.zoo import registry
+
+    @registry.register_architecture("cli_test_cnn", family="custom", feature_dim=8)
+    def cli_test_cnn(stem="cifar", width_multiplier=1.0, **kwargs):
+        """Two conv layers and global pooling (for CLI tests only)."""
+        return keras.Sequential([keras.Input((None, None, 3)),
+                                 keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                                 keras.layers.BatchNormalization(),
+                                 keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                                 keras.layers.GlobalAveragePooling2D()], name="cli_test_cnn")
+
+    yield
+    registry._ARCHITECTURES.pop("cli_test_cnn")
 
 
 def invoke(*args):
@@ -27,7 +47,7 @@ def invoke(*args):
 def finished_run(tmp_path_factory):
     """A contrastive + linear run, shared by the tests that only read it."""
     run = tmp_path_factory.mktemp("runs") / "digits"
-    result = invoke("train", "--stage", "contrastive", *TINY, "--epochs", "2",
+    result = invoke("train", "--stage", "contrastive", *RESNET, "--epochs", "2",
                     "--steps-per-epoch", "3", "--output", run)
     assert result.exit_code == 0, result.output
     result = invoke("train", "--stage", "linear", "--run", run, "--epochs", "2",
@@ -177,7 +197,7 @@ class _Interrupt(keras.callbacks.Callback):
 
 
 def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
-    config = TrainConfig(arch="resnet18", width_multiplier=0.125, data="embedded:digits",
+    config = TrainConfig(arch="cli_test_cnn", data="embedded:digits",
                          image_size=8, batch_size=32, projection_dim=8, projection_hidden_dim=16,
                          epochs=3, steps_per_epoch=2)
     run = tmp_path / "run"
