@@ -30,3 +30,22 @@ def _reset_keras_state():
     keras.backend.clear_session()
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+_TWO_REPLICAS = None
+
+
+@pytest.fixture
+def two_replica_strategy():
+    """One MirroredStrategy over the two logical CPUs, shared by the whole session.
+
+    TensorFlow keys collective ops by counters that restart with every new strategy, so
+    several MirroredStrategy objects in one process can collide ("Shape mismatch in the
+    collective instance"); tests therefore reuse a single one.
+    """
+    global _TWO_REPLICAS
+    if _TWO_REPLICAS is None:
+        devices = tf.config.list_logical_devices("CPU")
+        assert len(devices) >= 2, "two logical CPU devices should have been configured"
+        _TWO_REPLICAS = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    return _TWO_REPLICAS

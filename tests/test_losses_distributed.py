@@ -13,11 +13,9 @@ import tensorflow as tf
 from kerascon.losses import supcon_loss
 
 
-@pytest.fixture(scope="module")
-def strategy():
-    devices = tf.config.list_logical_devices("CPU")
-    assert len(devices) >= 2, "tests/conftest.py should configure two logical CPUs"
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+@pytest.fixture
+def strategy(two_replica_strategy):
+    return two_replica_strategy
 
 
 def _split(strategy, array):

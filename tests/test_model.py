@@ -211,7 +211,7 @@ def test_mixed_precision_contrastive_step_is_finite(policy):
     assert model.encoder.compute_dtype == policy.split("_")[1]
 
 
-def test_mirrored_strategy_fit_matches_single_device():
+def test_mirrored_strategy_fit_matches_single_device(two_replica_strategy):
     x, y = make_data(n=16, seed=10)
     keras.utils.set_random_seed(10)
     single = tiny_model(batch_norm=False)
@@ -219,8 +219,7 @@ def test_mirrored_strategy_fit_matches_single_device():
     single.compile(optimizer=keras.optimizers.SGD(0.5))
     single.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
 
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
-    strategy = tf.distribute.MirroredStrategy(devices)
+    strategy = two_replica_strategy
     with strategy.scope():
         mirrored = tiny_model(batch_norm=False)
         mirrored.set_weights(initial)

@@ -261,7 +261,7 @@ def test_lars_compiled_model_keras_file_round_trip(trained_lars_model, tmp_path)
     loaded.fit(x, y, batch_size=32, epochs=1, verbose=0)  # keeps training
 
 
-def test_lars_under_mirrored_strategy_matches_single_device():
+def test_lars_under_mirrored_strategy_matches_single_device(two_replica_strategy):
     """Two CPU replicas (see conftest) give the same weights as one device."""
     x, y = _separable_data(n=32)
 
@@ -273,11 +273,8 @@ def test_lars_under_mirrored_strategy_matches_single_device():
         model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
         return model.get_weights()
 
-    logical_cpus = tf.config.list_logical_devices("CPU")
-    if len(logical_cpus) < 2:
-        pytest.skip("needs two logical CPU devices (tests/conftest.py)")
     single = fit(tf.distribute.get_strategy())
-    mirrored = fit(tf.distribute.MirroredStrategy([d.name for d in logical_cpus[:2]]))
+    mirrored = fit(two_replica_strategy)
     for a, b in zip(single, mirrored):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
