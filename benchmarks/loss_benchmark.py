@@ -67,6 +67,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0,
                    help="TensorFlow intra-op threads (0 = TensorFlow's default)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--block-size", default="none",
+                   help="supcon_loss block_size: 'none' (dense), 'auto', or rows per block")
     p.add_argument("--timeout", type=float, default=3600,
                    help="seconds allowed per batch-size subprocess")
     p.add_argument("--json", metavar="PATH", help="write machine info and results as JSON")
@@ -100,12 +102,15 @@ def run_worker(args, batch):
     if args.num_classes > 0:
         labels = tf.random.uniform((batch,), 0, args.num_classes, dtype=tf.int32)
     temperature = args.temperature
+    block_size = {"none": None, "auto": "auto"}.get(args.block_size.lower(), None)
+    if block_size is None and args.block_size.lower() not in ("none",):
+        block_size = int(args.block_size)
 
     @tf.function(jit_compile=args.jit)
     def loss_and_grad(x, y):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = supcon_loss(x, y, temperature=temperature)
+            loss = supcon_loss(x, y, temperature=temperature, block_size=block_size)
         grad = tape.gradient(loss, x)
         return loss, tf.reduce_sum(tf.abs(grad))
 
@@ -142,6 +147,7 @@ def run_worker(args, batch):
         "dim": args.dim,
         "num_classes": args.num_classes,
         "jit": args.jit,
+        "block_size": args.block_size,
         "repeats": args.repeats,
         "warmup": args.warmup,
         "loss": loss_value,
@@ -170,6 +176,7 @@ def _worker_command(args, batch):
            "--num-classes", str(args.num_classes), "--temperature", repr(args.temperature),
            "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--threads", str(args.threads), "--seed", str(args.seed),
+           "--block-size", str(args.block_size),
            "--jit" if args.jit else "--no-jit"]
     return cmd
 
@@ -206,7 +213,8 @@ def main(argv=None):
     print("## SupCon loss forward + backward\n")
     common.print_machine(info)
     labels = f"{args.num_classes} classes" if args.num_classes > 0 else "no labels (SimCLR)"
-    print(f"- Settings: jit_compile={args.jit}, temperature={args.temperature}, labels: "
+    print(f"- Settings: block_size={args.block_size}, jit_compile={args.jit}, "
+          f"temperature={args.temperature}, labels: "
           f"{labels}, warmup {args.warmup}, repeats {args.repeats}, one subprocess per batch "
           "size\n", flush=True)
 

@@ -39,6 +39,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import replica_context
+from kerascon.loss_blocks import blockwise_supcon_sum
 
 __all__ = ["supcon_loss", "simclr_loss", "SupConLoss", "SimCLRLoss"]
 
@@ -113,6 +114,7 @@ def supcon_loss(
     variant="out",
     contrast_mode="all",
     mask=None,
+    block_size="auto",
 ):
     """Supervised contrastive loss (SupCon), or SimCLR's NT-Xent without labels.
 
@@ -131,6 +133,11 @@ def supcon_loss(
         mask: optional [batch, global_batch] 0/1 matrix of custom positives between
             examples; ``mask[i, j] = 1`` makes every view of example ``j`` a positive of
             example ``i``'s views. On one device ``global_batch == batch``.
+        block_size: ``"auto"`` (default) computes densely for small batches and in blocks
+            of anchor rows above ``AUTO_BLOCK_ELEMENTS`` similarity entries (memory grows
+            with N * block instead of N^2, same value and gradient); ``None`` forces the
+            dense computation; an int forces blocks of that many anchor rows. A custom
+            ``mask`` always uses the dense computation.
 
     Returns:
         A float32 scalar: the mean loss over anchors that have at least one positive
@@ -158,24 +165,14 @@ def supcon_loss(
     local_batch = ops.shape(features)[0]
     global_batch = ops.shape(global_features)[0]
     offset = ops.cast(replicas.replica_id, "int32") * local_batch
-    global_index = ops.arange(global_batch, dtype="int32")
     local_index = ops.arange(local_batch, dtype="int32") + offset
-
-    # Example-level positives of the whole global batch, [global_batch, global_batch].
-    if mask is not None:
-        global_mask = ops.cast(replicas.all_gather(ops.cast(mask, "float32")), "float32")
-    elif labels is not None:
-        global_labels = replicas.all_gather(ops.reshape(labels, (-1,)))
-        global_mask = ops.cast(
-            ops.equal(ops.expand_dims(global_labels, 1), ops.expand_dims(global_labels, 0)),
-            "float32",
-        )
+    # Keys decide positives between examples: labels (SupCon) or example ids (SimCLR).
+    if labels is not None:
+        local_keys = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        global_keys = replicas.all_gather(local_keys)
     else:
-        global_mask = ops.cast(
-            ops.equal(ops.expand_dims(global_index, 1), ops.expand_dims(global_index, 0)),
-            "float32",
-        )
-    local_mask = ops.take(global_mask, local_index, axis=0)  # [local_batch, global_batch]
+        local_keys = local_index
+        global_keys = ops.arange(global_batch, dtype="int32")
 
     contrast, views = _views_first(global_features)  # [views * global_batch, dim]
     if contrast_mode == "all":
@@ -184,18 +181,78 @@ def supcon_loss(
     else:
         anchors = features[:, 0]
         anchor_views = 1
-
-    logits = ops.matmul(anchors, ops.transpose(contrast)) / ops.cast(temperature, "float32")
-
     # Column of each anchor's own view in the contrast set: view * global_batch + index.
     anchor_view = ops.repeat(ops.arange(anchor_views, dtype="int32"), local_batch)
-    anchor_example = ops.tile(local_index, (anchor_views,))
-    self_column = anchor_view * global_batch + anchor_example
-    column = ops.arange(views * global_batch, dtype="int32")
+    self_columns = anchor_view * global_batch + ops.tile(local_index, (anchor_views,))
+
+    batch_static, views_static = features.shape[0], features.shape[1]
+    contrast_static = (None if batch_static is None or views_static is None
+                       else batch_static * views_static * replicas.num_replicas)
+    block = _resolve_block_size(block_size, anchors.shape[0], contrast_static, mask)
+    if block is None:
+        if mask is not None:
+            local_mask = ops.cast(mask, "float32")  # rows of this replica's examples
+        else:
+            local_mask = ops.cast(ops.equal(ops.expand_dims(local_keys, 1),
+                                            ops.expand_dims(global_keys, 0)), "float32")
+        positives = ops.tile(local_mask, (anchor_views, views))
+        loss_sum, valid = _dense_sum(anchors, contrast, positives, self_columns, temperature,
+                                     variant)
+    else:
+        totals = blockwise_supcon_sum(
+            anchors, ops.tile(local_keys, (anchor_views,)), self_columns, contrast,
+            ops.tile(global_keys, (views,)), temperature=temperature, variant=variant,
+            block_size=block,
+        )
+        loss_sum, valid = totals[0], totals[1]
+
+    # Normalise by the number of valid anchors in the *global* batch, so replicas agree.
+    global_valid = ops.sum(replicas.all_gather(ops.reshape(ops.stop_gradient(valid), (1,))))
+    loss = loss_sum * replicas.num_replicas / ops.maximum(global_valid, 1.0)
+    if base_temperature is not None:
+        loss = loss * (ops.cast(temperature, "float32") / ops.cast(base_temperature, "float32"))
+    return loss
+
+
+# Above this many anchor x contrast entries, the default computation goes blockwise:
+# 2**24 float32 entries are 64 MiB per [anchors, contrast] matrix.
+AUTO_BLOCK_ELEMENTS = 2**24
+
+
+def _resolve_block_size(block_size, num_anchors, num_contrast, mask):
+    """``None`` for the dense computation, or the anchor rows per block.
+
+    ``num_anchors`` and ``num_contrast`` are static sizes (``None`` when unknown at trace
+    time, in which case "auto" computes densely).
+    """
+    if block_size is None:
+        return None
+    if block_size != "auto":
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(
+                f"block_size must be 'auto', None (dense) or a positive int, got {block_size!r}"
+            )
+        if mask is not None:
+            raise ValueError(
+                "a custom mask needs the dense computation; pass block_size=None with mask"
+            )
+        return block_size
+    if mask is not None or num_anchors is None or num_contrast is None:
+        return None
+    if num_anchors * num_contrast <= AUTO_BLOCK_ELEMENTS:
+        return None
+    # A block holds a handful of [block, contrast] float32 matrices: keep each ~16 MiB.
+    return max(1, AUTO_BLOCK_ELEMENTS // (4 * num_contrast))
+
+
+def _dense_sum(anchors, contrast, positives, self_columns, temperature, variant):
+    """(sum of per-anchor losses over anchors with a positive, their count), densely."""
+    logits = ops.matmul(anchors, ops.transpose(contrast)) / ops.cast(temperature, "float32")
+    column = ops.arange(ops.shape(contrast)[0], dtype="int32")
     not_self = ops.cast(
-        ops.not_equal(ops.expand_dims(self_column, 1), ops.expand_dims(column, 0)), "float32"
+        ops.not_equal(ops.expand_dims(self_columns, 1), ops.expand_dims(column, 0)), "float32"
     )
-    positives = ops.tile(local_mask, (anchor_views, views)) * not_self
+    positives = positives * not_self
     num_positives = ops.sum(positives, axis=1)
 
     # Stable log of the denominator sum over A(i).
@@ -216,7 +273,9 @@ def supcon_loss(
         positive_max = ops.max(
             ops.where(positives > 0, shifted, _MASKED_LOGIT), axis=1, keepdims=True
         )
-        positive_max = ops.stop_gradient(ops.where(positive_max > _MASKED_LOGIT / 2, positive_max, 0.0))
+        positive_max = ops.stop_gradient(
+            ops.where(positive_max > _MASKED_LOGIT / 2, positive_max, 0.0)
+        )
         positive_sum = ops.sum(
             ops.exp(ops.where(positives > 0, shifted - positive_max, _MASKED_LOGIT)), axis=1
         )
@@ -225,15 +284,7 @@ def supcon_loss(
         )
         per_anchor = log_denominator + ops.log(safe_count) - log_positive_sum
     per_anchor = ops.where(has_positive, per_anchor, 0.0)
-
-    # Normalise by the number of valid anchors in the *global* batch, so replicas agree.
-    diagonal = ops.diagonal(global_mask)
-    global_positive_counts = ops.cast(views, "float32") * ops.sum(global_mask, axis=1) - diagonal
-    global_valid = ops.cast(anchor_views, "float32") * ops.sum(ops.cast(global_positive_counts > 0, "float32"))
-    loss = ops.sum(per_anchor) * replicas.num_replicas / ops.maximum(global_valid, 1.0)
-    if base_temperature is not None:
-        loss = loss * (ops.cast(temperature, "float32") / ops.cast(base_temperature, "float32"))
-    return loss
+    return ops.sum(per_anchor), ops.sum(ops.cast(has_positive, "float32"))
 
 
 def simclr_loss(features, *, temperature=0.1, base_temperature=None, variant="out"):
