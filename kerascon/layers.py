@@ -7,7 +7,14 @@ from typing import Sequence
 import keras
 from keras import ops
 
-__all__ = ["L2Normalize", "ProjectionHead", "ImagePreprocessing", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = [
+    "L2Normalize",
+    "ProjectionHead",
+    "ImagePreprocessing",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "synchronize_batch_norm",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -157,3 +164,25 @@ class ImagePreprocessing(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "std": self.std, "scale": self.scale}
+
+
+def synchronize_batch_norm(model, synchronized=True):
+    """Make every BatchNormalization layer in ``model`` compute its batch statistics over
+    all replicas (``synchronized=True``) or per replica. Returns the number of layers set.
+
+    With large global batches split over many devices, per-replica batch statistics come
+    from few examples; synchronised batch norm (as in SimCLR's TPU code) averages them over
+    the global batch. The setting is part of each layer's config, so it survives saving.
+    It only has an effect under a ``tf.distribute`` strategy with several replicas.
+
+    Example:
+        >>> encoder = kerascon.encoders.resnet50()
+        >>> synchronize_batch_norm(encoder)
+        53
+    """
+    count = 0
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = bool(synchronized)
+            count += 1
+    return count

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas_in_sync
-from kerascon.layers import ImagePreprocessing, ProjectionHead
+from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
 from kerascon.losses import _check_hyperparameters, supcon_loss
 
 __all__ = ["SupConModel", "STAGES"]
@@ -134,8 +134,11 @@ class SupConModel(StageStepMixin, keras.Model):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_architecture(cls, name, num_classes=None, *, stem="cifar", width_multiplier=1.0,
-                          mean=None, std=None, **kwargs):
+                          mean=None, std=None, sync_batch_norm=False, **kwargs):
         """Build a model around a registered encoder architecture.
+
+        ``sync_batch_norm=True`` computes the encoder's batch-norm statistics over all
+        replicas (see :func:`kerascon.layers.synchronize_batch_norm`).
 
         Example:
             >>> model = SupConModel.from_architecture("resnet18", num_classes=10,
@@ -144,6 +147,8 @@ class SupConModel(StageStepMixin, keras.Model):
         from kerascon.zoo import build_encoder
 
         encoder = build_encoder(name, stem=stem, width_multiplier=width_multiplier)
+        if sync_batch_norm:
+            synchronize_batch_norm(encoder)
         if mean is not None or std is not None:
             kwargs["preprocessing"] = ImagePreprocessing(
                 mean=mean if mean is not None else (0.0, 0.0, 0.0),
