@@ -20,10 +20,12 @@ from kerascon.backend.replicas import ReplicaContext, num_replicas_in_sync, repl
 _BACKEND = keras.backend.backend()
 if _BACKEND == "tensorflow":
     from kerascon.backend.tensorflow_steps import StageStepMixin, check_labels_in_range
+elif _BACKEND == "jax":
+    from kerascon.backend.jax_steps import StageStepMixin, check_labels_in_range
 else:
     raise ImportError(
-        f"kerascon does not support the {_BACKEND!r} Keras backend yet; "
-        "set KERAS_BACKEND=tensorflow"
+        f"kerascon supports the tensorflow and jax Keras backends, not {_BACKEND!r}; "
+        "set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax"
     )
 
 __all__ = [

@@ -1,0 +1,94 @@
+"""Checks run in a subprocess with KERAS_BACKEND=jax (see tests/test_jax_backend.py).
+
+Prints one JSON object of measured values; the pytest side asserts on them.
+"""
+
+import json
+import os
+import sys
+
+os.environ["KERAS_BACKEND"] = "jax"
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import jax  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kerascon.losses import SupConLoss, supcon_loss  # noqa: E402
+from kerascon.model import SupConModel  # noqa: E402
+from loss_reference import reference_supcon  # noqa: E402
+
+assert keras.backend.backend() == "jax"
+results = {"devices": len(jax.devices())}
+
+rng = np.random.default_rng(0)
+features = rng.normal(size=(10, 3, 6)).astype("float32")
+labels = rng.integers(0, 4, size=10)
+results["loss"] = float(supcon_loss(features, labels))
+results["loss_reference"] = reference_supcon(features, labels)
+dense_grad = jax.grad(lambda f: supcon_loss(f, labels, block_size=None))(features)
+block_grad = jax.grad(lambda f: supcon_loss(f, labels, block_size=3))(features)
+results["block_loss"] = float(jax.jit(lambda f: supcon_loss(f, labels, block_size=3))(features))
+results["block_grad_max_diff"] = float(np.max(np.abs(np.asarray(dense_grad - block_grad))))
+results["grad_finite"] = bool(np.all(np.isfinite(np.asarray(dense_grad))))
+
+
+def tiny_model(batch_norm=True):
+    layers = [keras.Input((8, 8, 3)), keras.layers.Conv2D(8, 3, padding="same")]
+    if batch_norm:
+        layers.append(keras.layers.BatchNormalization())
+    layers += [keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D()]
+    return SupConModel(keras.Sequential(layers), 3, projection_dim=8, projection_hidden_dim=16)
+
+
+x = rng.integers(0, 256, size=(16, 2, 8, 8, 3)).astype("float32")
+y = rng.integers(0, 3, size=16).astype("int32")
+keras.utils.set_random_seed(0)
+model = tiny_model()
+before = [np.array(w) for w in model.encoder.weights]
+model.compile(optimizer=keras.optimizers.SGD(0.5))
+history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+results["contrastive_losses"] = [float(v) for v in history.history["loss"]]
+results["encoder_changed"] = any(not np.allclose(a, np.array(b))
+                                 for a, b in zip(before, model.encoder.weights))
+evaluated = model.evaluate(x[:8], y[:8], batch_size=8, verbose=0, return_dict=True)
+results["evaluate_loss"] = float(evaluated["loss"])
+results["evaluate_expected"] = float(supcon_loss(model(x[:8])["projection"], y[:8]))
+
+model.set_stage("linear")
+model.compile(optimizer=keras.optimizers.SGD(0.5))
+frozen = [np.array(w) for w in model.encoder.weights]
+history = model.fit(x[:, 0], y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+results["linear_logs"] = sorted(history.history)
+results["encoder_frozen"] = all(np.allclose(a, np.array(b))
+                                for a, b in zip(frozen, model.encoder.weights))
+path = os.path.join(sys.argv[1], "jax_model.keras")
+model.save(path)
+restored = keras.saving.load_model(path)
+results["restored_stage"] = restored.stage
+results["restored_max_diff"] = float(np.max(np.abs(
+    np.asarray(restored(x[:, 0])["logits"]) - np.asarray(model(x[:, 0])["logits"]))))
+
+# SupConLoss in model.compile of a plain Keras model.
+plain = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8)])
+plain.compile(optimizer="sgd", loss=SupConLoss(temperature=0.5))
+history = plain.fit(rng.normal(size=(32, 6)).astype("float32"), rng.integers(0, 3, 32),
+                    batch_size=16, epochs=1, verbose=0)
+results["plain_loss_finite"] = bool(np.isfinite(history.history["loss"][0]))
+
+# DataParallel over the local devices gives the single-device result.
+keras.utils.set_random_seed(1)
+single = tiny_model(batch_norm=False)
+initial = single.get_weights()
+single.compile(optimizer=keras.optimizers.SGD(0.5))
+single.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+parallel = tiny_model(batch_norm=False)
+parallel.set_weights(initial)
+parallel.compile(optimizer=keras.optimizers.SGD(0.5))
+parallel.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+keras.distribution.set_distribution(None)
+results["data_parallel_max_diff"] = float(max(
+    np.max(np.abs(np.asarray(a) - np.asarray(b)))
+    for a, b in zip(single.get_weights(), parallel.get_weights())))
+print(json.dumps(results))
