@@ -52,6 +52,8 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from kerascon.image_ops import to_three_channels
+
 __all__ = [
     "POLICIES",
     "AUTOAUGMENT_IMAGENET_POLICY",
@@ -153,21 +155,7 @@ def _as_rgb_float(image) -> tf.Tensor:
     image = tf.convert_to_tensor(image)
     if image.dtype != tf.float32:
         image = tf.cast(image, tf.float32)
-    if image.shape.rank == 2:
-        image = image[..., tf.newaxis]
-    channels = image.shape[-1]
-    if channels == 1:
-        image = tf.image.grayscale_to_rgb(image)
-    elif channels == 4:
-        image = image[..., :3]
-    elif channels is None:
-        image = tf.cond(
-            tf.equal(tf.shape(image)[-1], 1),
-            lambda: tf.tile(image, [1, 1, 3]),
-            lambda: image[..., :3],
-        )
-    image.set_shape([None, None, 3])
-    return image
+    return to_three_channels(image)
 
 
 def _as_seed(seed) -> tf.Tensor:

@@ -29,6 +29,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from kerascon.image_ops import to_three_channels
+
 __all__ = [
     "DataSource",
     "IMAGE_EXTENSIONS",
@@ -118,19 +120,7 @@ def _to_rgb_uint8(image: tf.Tensor) -> tf.Tensor:
     """uint8 [H, W, C] (C in 1, 3, 4) -> uint8 [H, W, 3]."""
     if image.dtype != tf.uint8:
         image = tf.cast(tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0.0, 255.0), tf.uint8)
-    if image.shape.rank == 2:
-        image = image[..., tf.newaxis]
-    channels = image.shape[-1]
-    if channels == 1:
-        image = tf.image.grayscale_to_rgb(image)
-    elif channels == 4:
-        image = image[..., :3]
-    elif channels is None:
-        image = tf.cond(
-            tf.equal(tf.shape(image)[-1], 1), lambda: tf.tile(image, [1, 1, 3]), lambda: image[..., :3]
-        )
-    image.set_shape([None, None, 3])
-    return image
+    return to_three_channels(image)
 
 
 def _first_line(exc: BaseException) -> str:
