@@ -1,4 +1,10 @@
-"""kerascon.zoo: a registry of encoder architectures.
+"""kerascon.zoo: encoder architectures, pretrained weights and PyTorch import.
+
+Architectures are builders registered by name (:mod:`.registry`); pretrained
+weights are registered as ``ARCH.TAG`` entries (:mod:`.pretrained`), fetched
+into ``$KERASCON_HOME`` and sha256-verified (:mod:`.download`), and loaded as
+a :class:`~kerascon.model.SupConModel` (:func:`load`). :func:`from_torch`
+converts SupContrast / torchvision ResNet checkpoints.
 
 Example:
     >>> import kerascon.zoo as zoo
@@ -7,6 +13,9 @@ Example:
     >>> enc = zoo.build_encoder("resnet18", width_multiplier=0.125)
     >>> enc.output.shape[-1]
     64
+    >>> zoo.list_pretrained()          # no built-in entries yet; see zoo.pretrained
+    []
+    >>> model = zoo.from_torch("last.pth", layout="supcontrast", arch="resnet50")
 """
 
 from kerascon.zoo.registry import (
@@ -18,12 +27,52 @@ from kerascon.zoo.registry import (
     register_architecture,
 )
 from kerascon.zoo import architectures  # noqa: F401  (registers built-ins)
+from kerascon.zoo.pretrained import (
+    FORMATS,
+    PretrainedSpec,
+    ReportedMetric,
+    TrainingRecipe,
+    UnknownPretrainedError,
+    get_pretrained,
+    list_pretrained,
+    register_pretrained,
+)
+from kerascon.zoo.download import (
+    ChecksumError,
+    DownloadError,
+    cache_path,
+    download,
+    kerascon_home,
+    sha256_file,
+)
+from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
+from kerascon.zoo.torch_import import LAYOUTS, from_torch
+from kerascon.zoo.loader import load
 
 __all__ = [
     "ArchitectureSpec",
+    "CheckpointError",
+    "ChecksumError",
+    "DownloadError",
+    "FORMATS",
+    "LAYOUTS",
+    "PretrainedSpec",
+    "ReportedMetric",
+    "TrainingRecipe",
     "UnknownArchitectureError",
+    "UnknownPretrainedError",
     "build_encoder",
+    "cache_path",
+    "download",
+    "from_torch",
     "get_architecture",
+    "get_pretrained",
+    "kerascon_home",
     "list_architectures",
+    "list_pretrained",
+    "load",
+    "read_state_dict",
     "register_architecture",
+    "register_pretrained",
+    "sha256_file",
 ]

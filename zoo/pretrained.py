@@ -1,0 +1,280 @@
+"""Registry of pretrained weights (``kerascon.zoo``), named ``ARCH.TAG``.
+
+Each entry is a frozen :class:`PretrainedSpec`: where the file comes from
+(``source``: an ``http(s)://`` or ``file://`` URL, or a local path), its
+sha256 and size in bytes, its ``format`` (how :func:`kerascon.zoo.load`
+reads it), the input size and normalisation the weights expect, the encoder
+stem and width, the feature / projection dimensions, the training recipe,
+the reported metrics with their citation, and the licence.
+
+Built-in entries: **none yet.** An entry is added only for a file whose
+bytes have been checked: its sha256 and size must be computed from the real
+released file (never copied from memory or guessed), its key layout must be
+verified with :func:`kerascon.zoo.from_torch`, and its metrics must be quoted
+from the cited source. The SupContrast authors' README links an ImageNet
+ResNet-50 SupCon checkpoint (``supcon.pth`` on Dropbox, "small batch size
+with the trick of the momentum encoder", reported > 79% top-1), but its hash,
+size and key layout could not be verified when this module was written, so
+it is not registered. Register it (or any checkpoint) yourself once you have
+the file::
+
+    import kerascon.zoo as zoo
+    from kerascon.zoo import PretrainedSpec, TrainingRecipe, ReportedMetric
+
+    zoo.register_pretrained(PretrainedSpec(
+        name="resnet50.supcon_cifar10_mine",
+        source="/data/ckpt/last.pth",                 # or https://... / file://...
+        sha256=zoo.sha256_file("/data/ckpt/last.pth"),
+        size=os.path.getsize("/data/ckpt/last.pth"),
+        format="torch-supcontrast",
+        input_size=(32, 32),
+        mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010),
+        stem="cifar", feature_dim=2048,
+        projection_dim=128, projection_hidden_dim=2048,
+        recipe=TrainingRecipe(dataset="cifar10", epochs=1000, batch_size=1024,
+                              temperature=0.1, augmentation="SimAugment"),
+        license="BSD-2-Clause",
+    ))
+    model = zoo.load("resnet50.supcon_cifar10_mine")
+
+Example:
+    >>> zoo.list_pretrained("resnet50.*")
+    ['resnet50.supcon_cifar10_mine']
+    >>> zoo.get_pretrained("resnet50.supcon_cifar10_mine").feature_dim
+    2048
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import re
+from typing import Optional
+
+__all__ = [
+    "FORMATS",
+    "PretrainedSpec",
+    "ReportedMetric",
+    "TrainingRecipe",
+    "UnknownPretrainedError",
+    "get_pretrained",
+    "list_pretrained",
+    "register_pretrained",
+]
+
+#: format -> file suffix in the cache. ``torch-*`` formats are read with
+#: :func:`kerascon.zoo.from_torch` (``weights_only=True``), ``keras`` with
+#: ``keras.saving.load_model(..., safe_mode=True)``.
+FORMATS = {
+    "torch-supcontrast": ".pth",
+    "torch-torchvision": ".pth",
+    "keras": ".keras",
+}
+_NAME = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class UnknownPretrainedError(ValueError):
+    """Raised by :func:`get_pretrained` (and ``load``/``download``) for unknown names."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainingRecipe:
+    """How the weights were trained (informational).
+
+    Example:
+        >>> TrainingRecipe(dataset="cifar10", epochs=1000, batch_size=1024,
+        ...                temperature=0.1, augmentation="SimAugment")
+    """
+
+    dataset: str
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    temperature: Optional[float] = None
+    augmentation: Optional[str] = None
+    method: str = "SupCon"
+    notes: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReportedMetric:
+    """A metric reported for the weights, with where it was reported.
+
+    Example:
+        >>> ReportedMetric(name="linear top-1 (%)", value=96.0, dataset="cifar10",
+        ...                citation="HobbitLong/SupContrast README")
+    """
+
+    name: str
+    value: float
+    dataset: str
+    citation: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PretrainedSpec:
+    """One pretrained-weights entry; immutable.
+
+    Attributes:
+        name: ``"ARCH.TAG"``, e.g. ``"resnet50.supcon_in1k"``; ``ARCH`` is the
+            registered architecture the weights fit.
+        source: ``http(s)://`` or ``file://`` URL, or a local path.
+        sha256: lowercase hex sha256 of the file (always verified).
+        size: file size in bytes.
+        format: a key of :data:`FORMATS`.
+        input_size: ``(H, W)`` the weights were trained at.
+        mean, std: per-channel normalisation of ``[0, 1]`` pixels.
+        stem: encoder stem (``"cifar"`` / ``"imagenet"``); ``None`` if n/a.
+        width_multiplier: encoder width multiplier.
+        feature_dim: encoder output dimension.
+        projection_dim, projection_hidden_dim, head_type: the projection head
+            stored in the file (``None`` dims: no head stored).
+        num_classes: classes of a classifier stored in the file, if any.
+        recipe: :class:`TrainingRecipe` (``None``: unknown).
+        metrics: tuple of :class:`ReportedMetric`.
+        license: licence of the weights, e.g. ``"BSD-2-Clause"``.
+        description: one-line summary.
+
+    Example:
+        >>> spec = get_pretrained("resnet50.supcon_cifar10_mine")
+        >>> (spec.arch, spec.tag, spec.filename)
+        ('resnet50', 'supcon_cifar10_mine', 'resnet50.supcon_cifar10_mine.pth')
+    """
+
+    name: str
+    source: str
+    sha256: str
+    size: int
+    format: str
+    input_size: tuple
+    mean: tuple
+    std: tuple
+    feature_dim: int
+    license: str
+    stem: Optional[str] = None
+    width_multiplier: float = 1.0
+    projection_dim: Optional[int] = None
+    projection_hidden_dim: Optional[int] = None
+    head_type: str = "mlp"
+    num_classes: Optional[int] = None
+    recipe: Optional[TrainingRecipe] = None
+    metrics: tuple = ()
+    description: str = ""
+
+    def __post_init__(self):
+        def fix(field, value):
+            object.__setattr__(self, field, value)
+
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(
+                f"pretrained name must look like 'ARCH.TAG' (letters, digits, '_', '-'), "
+                f"got {self.name!r}"
+            )
+        sha = str(self.sha256 or "").lower()
+        if not _SHA256.match(sha):
+            raise ValueError(
+                f"{self.name}: sha256 must be 64 hex digits computed from the real file "
+                f"(kerascon.zoo.sha256_file), got {self.sha256!r}"
+            )
+        fix("sha256", sha)
+        if self.format not in FORMATS:
+            raise ValueError(
+                f"{self.name}: unknown format {self.format!r}; expected one of {sorted(FORMATS)}"
+            )
+        if not isinstance(self.size, int) or self.size <= 0:
+            raise ValueError(f"{self.name}: size must be a positive number of bytes, got {self.size!r}")
+        if not self.source:
+            raise ValueError(f"{self.name}: source must be a URL or a local path")
+        fix("source", str(self.source))
+        fix("input_size", tuple(int(v) for v in self.input_size))
+        fix("mean", tuple(float(v) for v in self.mean))
+        fix("std", tuple(float(v) for v in self.std))
+        if len(self.input_size) != 2:
+            raise ValueError(f"{self.name}: input_size must be (H, W), got {self.input_size}")
+        if len(self.mean) != len(self.std) or any(s <= 0 for s in self.std):
+            raise ValueError(f"{self.name}: mean and std need one entry per channel, std > 0")
+        metrics = tuple(self.metrics)
+        if not all(isinstance(m, ReportedMetric) for m in metrics):
+            raise TypeError(f"{self.name}: metrics must be ReportedMetric instances")
+        fix("metrics", metrics)
+
+    @property
+    def arch(self):
+        """The architecture part of the name (before the dot)."""
+        return self.name.split(".", 1)[0]
+
+    @property
+    def tag(self):
+        """The tag part of the name (after the dot)."""
+        return self.name.split(".", 1)[1]
+
+    @property
+    def filename(self):
+        """File name in the cache: ``NAME`` plus the format's suffix."""
+        return self.name + FORMATS[self.format]
+
+
+_PRETRAINED: dict[str, PretrainedSpec] = {}
+
+
+def register_pretrained(spec):
+    """Add ``spec`` (a :class:`PretrainedSpec`) to the registry and return it.
+
+    Torch-format entries must name a registered architecture (their weights are
+    mapped onto it).
+
+    Raises:
+        ValueError: if the name is taken or the architecture is unknown.
+
+    Example:
+        >>> register_pretrained(PretrainedSpec(name="resnet18.mine", ...))
+    """
+    if not isinstance(spec, PretrainedSpec):
+        raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
+    if spec.name in _PRETRAINED:
+        raise ValueError(f"pretrained weights {spec.name!r} are already registered; choose another tag")
+    if spec.format.startswith("torch-"):
+        from kerascon.zoo.registry import get_architecture
+
+        get_architecture(spec.arch)  # raises with suggestions
+    _PRETRAINED[spec.name] = spec
+    return spec
+
+
+def list_pretrained(pattern="*"):
+    """Sorted registered pretrained names matching the fnmatch wildcard ``pattern``.
+
+    Example:
+        >>> list_pretrained("resnet50.*")
+        ['resnet50.supcon_cifar10_mine']
+    """
+    return sorted(n for n in _PRETRAINED if fnmatch.fnmatchcase(n, pattern))
+
+
+def get_pretrained(name):
+    """Return the :class:`PretrainedSpec` registered as ``name``.
+
+    Raises:
+        UnknownPretrainedError: (a ``ValueError``) naming close matches.
+
+    Example:
+        >>> get_pretrained("resnet50.supcon_cifar10_mine").license
+        'BSD-2-Clause'
+    """
+    if isinstance(name, PretrainedSpec):
+        return name
+    try:
+        return _PRETRAINED[name]
+    except (KeyError, TypeError):
+        pass
+    close = difflib.get_close_matches(str(name), list(_PRETRAINED), n=3, cutoff=0.6)
+    if close:
+        hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    elif not _PRETRAINED:
+        hint = "no pretrained weights are registered (see kerascon.zoo.register_pretrained)"
+    else:
+        hint = "see kerascon.zoo.list_pretrained() for the available names"
+    if "." not in str(name):
+        hint += f"; pretrained weights are named ARCH.TAG, e.g. '{name}.TAG'"
+    raise UnknownPretrainedError(f"unknown pretrained weights {name!r}; {hint}")
