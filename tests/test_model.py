@@ -256,3 +256,21 @@ def test_synchronized_batch_norm_under_mirrored_strategy_matches_single_device(
     # Per-replica statistics differ from the global ones: the test can tell them apart.
     assert any(not np.allclose(a, b, rtol=1e-4, atol=1e-5)
                for a, b in zip(single.get_weights(), results[False]))
+
+
+@pytest.mark.parametrize("policy,rtol", [("mixed_bfloat16", 5e-2), ("mixed_float16", 1e-2)])
+def test_mixed_precision_loss_is_close_to_float32(policy, rtol):
+    """Same weights, same batch: the mixed-precision losses stay close to float32's."""
+    x, y = make_data(n=8, seed=12)
+    keras.utils.set_random_seed(12)
+    reference = tiny_model(stage="joint")
+    weights = reference.get_weights()
+    reference.compile(optimizer="sgd")
+    expected = reference.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    keras.mixed_precision.set_global_policy(policy)
+    mixed = tiny_model(stage="joint")
+    mixed.set_weights(weights)
+    mixed.compile(optimizer="sgd")
+    result = mixed.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    for key in ("loss", "ce_loss", "supcon_loss"):
+        np.testing.assert_allclose(result[key], expected[key], rtol=rtol)
