@@ -6,17 +6,29 @@ from pathlib import Path
 
 import click
 
-from kerascon.cli.options import run_option
+from kerascon.cli.options import import_tensorflow_quietly, run_option
+
+EXAMPLES = """\b
+Examples:
+  kerascon export --run runs/pets                        # SavedModel in runs/pets/export
+  kerascon export --run runs/pets --output serving/pets/1
+  kerascon export --run runs/pets --format keras         # runs/pets/export.keras
+"""
 
 
-@click.command()
+@click.command(epilog=EXAMPLES)
 @run_option
 @click.option("--output", "output", type=click.Path(), default=None,
               help="Destination (default: RUN/export, or RUN/export.keras with --format keras).")
 @click.option("--format", "export_format", type=click.Choice(["savedmodel", "keras"]),
               default="savedmodel", show_default=True)
 def export(run_dir, output, export_format):
-    """Export a run's model for serving."""
+    """Export a run's model for serving.
+
+    The SavedModel's serving_default signature takes raw uint8 images [N, H, W, 3] of any
+    size and returns embedding, logits and probabilities.
+    """
+    import_tensorflow_quietly()
     from kerascon.export import export_keras, export_saved_model
     from kerascon.training import image_size_of, load_run_model
 

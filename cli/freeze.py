@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import click
 
-from kerascon.cli.options import run_option
+from kerascon.cli.options import import_tensorflow_quietly, run_option
+
+EXAMPLES = """\b
+Examples:
+  kerascon freeze --run runs/pets      # writes runs/pets/encoder/encoder.keras
+"""
 
 
-@click.command()
+@click.command(epilog=EXAMPLES)
 @run_option
 def freeze(run_dir):
     """Write RUN/encoder/encoder.keras: preprocessing + encoder, frozen."""
+    import_tensorflow_quietly()
     from kerascon.export import export_keras
     from kerascon.runs import RunDirectory
     from kerascon.training import load_run_model

@@ -1,4 +1,7 @@
-"""Options shared by several commands, defined once."""
+"""Options and helpers shared by several commands, defined once."""
+
+import os
+import sys
 
 import click
 
@@ -31,3 +34,33 @@ def resolve_data(data, dataset):
     if data and dataset:
         raise click.UsageError("pass either --data or --dataset, not both")
     return data or dataset
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and Keras with their C++ start-up lines hidden.
+
+    On machines without CUDA drivers TensorFlow prints "Could not find cuda drivers" and
+    absl notices on stderr while it loads, whatever TF_CPP_MIN_LOG_LEVEL says; --quiet
+    promises nothing but errors. Python exceptions from the import still show; with --debug
+    or KERASCON_DEBUG=1 nothing is hidden.
+    """
+    context = click.get_current_context(silent=True)
+    debug = bool(context and (context.find_root().obj or {}).get("debug"))
+    if "tensorflow" in sys.modules or debug or os.environ.get("KERASCON_DEBUG") == "1":
+        return
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no file descriptor, e.g. under CliRunner
+        return
+    sys.stderr.flush()
+    saved = os.dup(stderr_fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), stderr_fd)
+            try:
+                import keras  # noqa: F401
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, stderr_fd)
+    finally:
+        os.close(saved)

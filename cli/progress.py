@@ -19,6 +19,9 @@ def _learning_rate(optimizer) -> float:
 class RichProgress(keras.callbacks.Callback):
     """Keras callback drawing one rich progress bar per epoch and a summary line.
 
+    The bar (step m/n, loss, learning rate, images/s, ETA) is drawn only on a terminal
+    and disappears at the end of the epoch; the summary line is always printed.
+
     Args:
         images_per_step: images (views counted) per step, for images/s.
         console: where to draw; stderr by default, so stdout stays clean for --json.
@@ -30,6 +33,7 @@ class RichProgress(keras.callbacks.Callback):
         self.images_per_step = images_per_step
         self.console = console or Console(stderr=True)
         self._progress = None
+        self._start = time.perf_counter()
 
     def on_train_begin(self, logs=None):
         self.steps = self.params.get("steps")
@@ -37,6 +41,9 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._start = time.perf_counter()
+        if not self.console.is_terminal:  # a log file or pipe gets the epoch lines only
+            self._progress = None
+            return
         self._progress = Progress(
             TextColumn(f"epoch {epoch + 1}/{self.params.get('epochs', '?')}"),
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -46,6 +53,8 @@ class RichProgress(keras.callbacks.Callback):
         self._task = self._progress.add_task("train", total=self.steps, info="")
 
     def on_train_batch_end(self, batch, logs=None):
+        if self._progress is None:
+            return
         elapsed = max(time.perf_counter() - self._start, 1e-9)
         rate = (batch + 1) * self.images_per_step / elapsed
         info = f"loss {float(logs.get('loss', float('nan'))):.4f}  " \
@@ -55,12 +64,16 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
         elapsed = time.perf_counter() - self._start
         parts = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items())
         rate = (self.steps or 0) * self.images_per_step / max(elapsed, 1e-9)
-        self.console.print(f"epoch {epoch + 1}/{self.params.get('epochs', '?')}  {parts}  "
-                           f"({elapsed:.1f}s, {rate:,.0f} img/s)")
+        line = (f"epoch {epoch + 1}/{self.params.get('epochs', '?')}  {parts}  "
+                f"lr {_learning_rate(self.model.optimizer):.4g}  "
+                f"({elapsed:.1f}s, {rate:,.0f} img/s)")
+        self.console.print(line, highlight=False, soft_wrap=True, markup=False)
 
     def on_train_end(self, logs=None):
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None

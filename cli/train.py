@@ -3,29 +3,54 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from kerascon.cli.options import add_options, data_options, json_option, resolve_data
+from kerascon.cli.options import (add_options, data_options, import_tensorflow_quietly,
+                                   json_option, resolve_data)
 
-# Keys a linear stage inherits from the run it evaluates (same data, same images).
-_INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
-                        "width_multiplier", "mean", "std", "seed", "strategy", "batch_size")
+EXAMPLES = """\b
+Examples:
+  # image folder with train/<class>/ and test/<class>/ subfolders
+  kerascon train --data pets/ --arch resnet18 --image-size 64 --epochs 100 --output runs/pets
+  kerascon train --stage linear --run runs/pets --epochs 30
+\b
+  # a folder of class subfolders without train/test splits, no final evaluation
+  kerascon train --data flowers/ --split none --eval-split none --output runs/flowers
+\b
+  # TFDS data prepared in a local directory; cross-entropy baseline
+  kerascon train --dataset cifar10 --data-dir ~/tensorflow_datasets --stage ce --output runs/ce
+\b
+  # continue an interrupted (Ctrl-C or killed) run from its last finished epoch
+  kerascon train --run runs/pets --resume
+\b
+  # options from a YAML file (same keys as the options); options on the line win
+  kerascon train --config supcon.yaml --output runs/a --json
+"""
 
 
-@click.command()
+@click.command(epilog=EXAMPLES)
 @click.option("--stage", type=click.Choice(["contrastive", "linear", "joint", "ce"]),
-              default=None, help="Training stage (default: contrastive).")
-@click.option("--arch", default=None, help="Encoder architecture, e.g. resnet18, resnet50.")
+              default=None, help="Training stage (default: contrastive; with --resume: the "
+                                 "run's unfinished stage).")
+@click.option("--arch", default=None, help="Encoder architecture, e.g. resnet18, resnet50 "
+                                           "(see `kerascon zoo list`).")
 @click.option("--stem", type=click.Choice(["cifar", "imagenet"]), default=None)
 @click.option("--width-multiplier", type=float, default=None)
 @add_options(data_options)
-@click.option("--split", default=None, help="Training split (default: train).")
-@click.option("--eval-split", default=None, help="Split for the final evaluation (default: test).")
+@click.option("--split", default=None,
+              help="Training split (default: train); `none` reads an image folder's class "
+                   "subfolders directly.")
+@click.option("--eval-split", default=None,
+              help="Split for the final evaluation (default: test); `none` skips it.")
+@click.option("--skip-corrupt", is_flag=True, default=None,
+              help="Leave unreadable images out (and report how many) instead of failing.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="New run directory (contrastive, joint or ce stage).")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
-              help="Existing run: --stage linear trains its classifier on the frozen encoder.")
+              help="Existing run: --stage linear trains its classifier on the frozen encoder; "
+                   "with --resume, the run to continue.")
 @click.option("--epochs", type=int, default=None)
 @click.option("--steps-per-epoch", type=int, default=None)
 @click.option("--batch-size", type=int, default=None)
@@ -47,40 +72,42 @@ _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size",
               default=None)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file with the same keys as these options; options override it.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run from its last checkpoint, with the options it "
+                   "was started with (options given here override them).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
-@click.option("--quiet", is_flag=True, help="No progress bar or epoch lines.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @json_option
 def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwrite, quiet,
           as_json, **options):
-    """Train a stage: contrastive pretraining, linear evaluation, joint or CE."""
-    from kerascon.config import TrainConfig
-    from kerascon.training import run_stage, stage_config
+    """Train a stage: contrastive pretraining, linear evaluation, joint or CE.
+
+    A contrastive, joint or ce stage starts a new run in --output; a linear stage trains a
+    classifier on the frozen encoder of the run given by --run. Progress (step, loss,
+    learning rate, images/s, ETA) and one line per epoch go to stderr.
+    """
+    import_tensorflow_quietly()
+    from kerascon.runs import RunError
+    from kerascon.training import resolve_config, run_stage
 
     options["data"] = resolve_data(data, dataset)
-    options["stage"] = stage
-    overrides = {k: v for k, v in options.items() if v is not None}
-    stage = stage or "contrastive"
-
-    if stage == "linear":
+    if output_dir and run_dir:
+        raise click.UsageError("pass either --output (a new run) or --run (an existing run), "
+                               "not both")
+    config = resolve_config(stage, output_dir or run_dir, options, config_file, resume=resume)
+    if config.stage == "linear":
         if not run_dir:
             raise click.UsageError("--stage linear needs --run RUN_DIR (a finished contrastive run)")
         target = run_dir
-        base = (stage_config(run_dir, "contrastive") or stage_config(run_dir, "joint")
-                or stage_config(run_dir, "ce"))
-        inherited = {k: getattr(base, k) for k in _INHERITED_BY_LINEAR} if base else {}
-        defaults = {"lr": 0.5, "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
-        values = {**inherited, **defaults, **overrides}
     else:
         target = output_dir or (run_dir if resume else None)
         if not target:
-            raise click.UsageError(f"--stage {stage} needs --output RUN_DIR (or --run RUN_DIR "
-                                   "--resume to continue one)")
-        values = overrides
-    if config_file:
-        config = TrainConfig.from_yaml(config_file, **values)
-    else:
-        config = TrainConfig.from_dict(values)
+            raise click.UsageError(f"--stage {config.stage} needs --output RUN_DIR (or --run "
+                                   "RUN_DIR --resume to continue one)")
+        if run_dir and not (Path(run_dir) / "stages").is_dir():  # --run: an existing run
+            what = "does not exist" if not Path(run_dir).is_dir() else "holds no training stage"
+            raise RunError(f"run directory {run_dir} {what}, so there is nothing to resume; "
+                           f"start a new run with --output {run_dir}")
 
     callbacks = []
     if not quiet and not as_json:
@@ -91,7 +118,12 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
     metrics = run_stage(config, target, resume=resume, overwrite=overwrite, callbacks=callbacks)
     if as_json:
         click.echo(json.dumps({"run": str(target), "stage": config.stage, **metrics}))
-    elif not quiet:
-        summary = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                            for k, v in metrics.items())
-        click.echo(f"{config.stage} stage finished in {target}: {summary}")
+        return
+    if quiet:
+        return
+    if metrics.get("skipped_images"):
+        click.echo(f"skipped {metrics['skipped_images']} unreadable image(s) (--skip-corrupt)",
+                   err=True)
+    summary = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in metrics.items() if k != "skipped_images")
+    click.echo(f"{config.stage} stage finished in {target}: {summary}")

@@ -11,7 +11,7 @@ import yaml
 
 from kerascon.model import STAGES
 
-__all__ = ["TrainConfig", "ConfigError"]
+__all__ = ["TrainConfig", "ConfigError", "normalize_split"]
 
 LOSSES = ("supcon", "simclr")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
@@ -19,6 +19,13 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 
 class ConfigError(ValueError):
     """A configuration value or key is invalid; the message says which and how to fix it."""
+
+
+def normalize_split(split: Optional[str]) -> Optional[str]:
+    """``"none"`` (any case) or an empty string mean no split: the data as a whole."""
+    if split is None or (isinstance(split, str) and split.strip().lower() in ("none", "")):
+        return None
+    return str(split)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +70,7 @@ class TrainConfig:
     std: tuple = (0.229, 0.224, 0.225)
     seed: int = 0
     strategy: str = "auto"
+    skip_corrupt: bool = False
 
     def __post_init__(self):
         if self.stage not in STAGES:
@@ -89,6 +97,8 @@ class TrainConfig:
             raise ConfigError(
                 f"warmup_epochs must be between 0 and epochs ({self.epochs}), got {self.warmup_epochs}"
             )
+        object.__setattr__(self, "split", normalize_split(self.split))
+        object.__setattr__(self, "eval_split", normalize_split(self.eval_split))
         if self.crop_scale is not None:
             object.__setattr__(self, "crop_scale", tuple(float(v) for v in self.crop_scale))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
@@ -113,6 +123,17 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path, **overrides) -> "TrainConfig":
         """Read a YAML file of option values; ``overrides`` (not None) take precedence."""
+        values = cls.read_yaml(path)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    @classmethod
+    def read_yaml(cls, path) -> dict[str, Any]:
+        """The option values of a YAML file (dashes in keys become underscores), checked.
+
+        Raises:
+            ConfigError: missing file, invalid YAML, not a mapping, or an unknown key.
+        """
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist; check the --config path")
@@ -122,9 +143,15 @@ class TrainConfig:
             raise ConfigError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}")
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold a mapping of option: value")
-        values = {k.replace("-", "_"): v for k, v in values.items()}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(values)
+        values = {str(k).replace("-", "_"): v for k, v in values.items()}
+        names = cls.field_names()
+        for key in values:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = (f"; did you mean {close[0]!r}?" if close else
+                        "; keys are the option names of `kerascon train --help`")
+                raise ConfigError(f"unknown configuration key {key!r}{hint} (in {path})")
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

@@ -11,30 +11,199 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import shutil
+import socket
+import sys
+import threading
 from pathlib import Path
 from typing import Iterable, Optional
 
 import keras
 
-from kerascon.config import TrainConfig
-from kerascon.data import load_source, multiview_dataset, single_view_dataset
+from kerascon.config import TrainConfig, normalize_split
+from kerascon.data import (EMBEDDED_DATASETS, from_image_folder, from_tfds, load_source,
+                           multiview_dataset, single_view_dataset)
 from kerascon.distribute import is_chief, resolve_strategy
 from kerascon.io import atomic_path, atomic_write_text
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.runs import EpochCheckpoint, RunDirectory, RunError
 
-__all__ = ["run_stage", "evaluate_run", "load_run_model"]
+__all__ = ["run_stage", "evaluate_run", "load_run_model", "open_source",
+           "resolve_config"]
 
 _NEW_MODEL_STAGES = ("contrastive", "joint", "ce")
 
 
+# ----------------------------------------------------------------------------- data
+
+_DATA_HINT = ("pass --data PATH (an image folder with one subfolder per class, or a .npz file) "
+              "or --dataset NAME (a TFDS dataset such as cifar10)")
+
+
+def _visible_entries(folder: str):
+    return [entry for entry in os.scandir(folder) if not entry.name.startswith(".")]
+
+
+def _image_folder(root: str, split: Optional[str], option: str, skip_corrupt: bool):
+    """An image folder split, with errors that say how to lay the folder out."""
+    root = os.path.abspath(root)
+    if not _visible_entries(root):
+        raise ValueError(f"image folder '{root}' is empty; put images in '{root}/train/<class>/' "
+                         f"and '{root}/test/<class>/', or in '{root}/<class>/' with --split none "
+                         "--eval-split none")
+    folder = root
+    if split is not None:
+        folder = os.path.join(root, split)
+        if not os.path.isdir(folder):
+            subfolders = sorted(e.name for e in _visible_entries(root) if e.is_dir())
+            if option == "--eval-split":
+                fix = (f"pass --eval-split none to skip the final evaluation, or add held-out "
+                       f"images in '{root}/{split}/<class>/'")
+            elif subfolders:
+                fix = (f"if its subfolders ({', '.join(subfolders[:4])}"
+                       f"{', ...' if len(subfolders) > 4 else ''}) are the classes, pass "
+                       f"--split none (and --eval-split none), or arrange it as "
+                       f"'{root}/train/<class>/' and '{root}/test/<class>/'")
+            else:
+                fix = (f"arrange it as '{root}/train/<class>/' and '{root}/test/<class>/', or "
+                       f"as '{root}/<class>/' with --split none")
+            raise ValueError(f"image folder '{root}' has no '{split}/' subfolder for "
+                             f"{option} {split}; {fix}")
+    # Unreadable files are found here and reported below, not by the data module's logger.
+    data_logger = logging.getLogger("kerascon.data")
+    level = data_logger.level
+    data_logger.setLevel(logging.ERROR)
+    try:
+        source = from_image_folder(folder, on_error="skip")
+    finally:
+        data_logger.setLevel(level)
+    if source.skipped and not skip_corrupt:
+        more = (f" ({len(source.skipped) - 1} more unreadable file(s) in the folder)"
+                if len(source.skipped) > 1 else "")
+        raise ValueError(f"cannot decode image '{source.skipped[0]}' (corrupt or not an image); "
+                         f"delete it, or pass --skip-corrupt to leave unreadable images out{more}")
+    return source
+
+
+def _online(host: str = "storage.googleapis.com", port: int = 443, timeout: float = 3.0) -> bool:
+    """Whether the internet looks reachable, answered within ``timeout`` seconds.
+
+    Name resolution can block far longer than a socket timeout, so the probe runs in a
+    daemon thread that is simply abandoned when it takes too long.
+    """
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def _tfds_source(name: str, split: str, data_dir: Optional[str]):
+    """A TFDS split; fails fast, with the alternatives, when it is not prepared and offline."""
+    import tensorflow_datasets as tfds
+
+    absl_logger = logging.getLogger("absl")  # TFDS warns about folders it looks into
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        prepared = builder.is_prepared()
+    except tfds.core.registered.DatasetNotFoundError:
+        where = f" in --data-dir {data_dir}" if data_dir else ""
+        raise ValueError(f"{name!r} is neither an existing file or folder nor a TFDS dataset "
+                         f"(registered or prepared{where}); {_DATA_HINT}") from None
+    finally:
+        absl_logger.setLevel(level)
+    if prepared:
+        return from_tfds(name, split=split, data_dir=data_dir, download=False)
+    root = str(getattr(builder, "data_dir_root", None) or data_dir or "~/tensorflow_datasets")
+    fix = (f"pass --data-dir DIR with a copy prepared elsewhere (`tfds build {name} --data_dir "
+           "DIR`), or --data PATH to an image folder or .npz file instead")
+    if not _online():
+        raise RuntimeError(f"TFDS dataset {name!r} is not prepared in '{root}' and cannot be "
+                           f"downloaded (no network); {fix}")
+    try:
+        # TFDS prints its download messages on stdout, which --json keeps for the result.
+        with contextlib.redirect_stdout(sys.stderr):
+            return from_tfds(name, split=split, data_dir=data_dir, download=True)
+    except RuntimeError as error:
+        cause = error.__cause__
+        detail = str(cause).strip().splitlines()[0][:200] if cause and str(cause).strip() else ""
+        detail = f" ({type(cause).__name__}: {detail})" if detail else ""
+        raise RuntimeError(f"cannot download and prepare TFDS dataset {name!r} into "
+                           f"'{root}'{detail}; {fix}") from error
+
+
+def open_source(spec: Optional[str], split: Optional[str] = "train", data_dir=None, *,
+                skip_corrupt: bool = False, option: str = "--split"):
+    """Open ``spec`` like :func:`kerascon.data.load_source`, with command-line advice.
+
+    Image folders use ``<spec>/<split>/<class>/`` (``split=None``: ``<spec>/<class>/``);
+    a corrupt image is an error naming the file unless ``skip_corrupt``; a TFDS dataset that
+    is not prepared in ``data_dir`` is an error at once when there is no network (instead
+    of TFDS's download retries). ``option`` names the option that chose ``split``.
+    """
+    if spec is None or not str(spec).strip():
+        raise ValueError(f"no data given; {_DATA_HINT}")
+    spec = str(spec).strip()
+    split = normalize_split(split)
+    expanded = os.path.expanduser(spec)
+    lowered = spec.lower()
+    if os.path.isdir(expanded):
+        return _image_folder(expanded, split, option, skip_corrupt)
+    if lowered.startswith("embedded:") or (lowered in EMBEDDED_DATASETS
+                                           and not os.path.exists(expanded)):
+        return load_source(spec, split=split)
+    if os.path.exists(expanded) and not lowered.endswith(".npz"):
+        raise ValueError(f"data file '{os.path.abspath(expanded)}' is neither an image folder nor "
+                         f"a .npz file; {_DATA_HINT}")
+    if lowered.endswith(".npz") or spec.startswith(("/", "./", "../", "~", ".\\")) \
+            or os.path.isabs(spec):
+        if not os.path.exists(expanded):
+            raise FileNotFoundError(f"data path '{os.path.abspath(expanded)}' does not exist; "
+                                    "check --data, which takes an image folder (one subfolder "
+                                    "per class) or a .npz file")
+        return load_source(expanded, split=split)
+    return _tfds_source(spec, split or "train", data_dir)
+
+
+def _check_classes(source, config: TrainConfig) -> None:
+    if source.num_classes < 2:
+        names = f" ({source.class_names[0]!r})" if source.class_names else ""
+        split = f" ({config.split} split)" if config.split else ""
+        what = "supervised contrastive learning and classifiers need" \
+            if config.stage != "linear" else "a classifier needs"
+        raise ValueError(f"data '{config.data}'{split} has only one class{names}; {what} at "
+                         "least 2: add one subfolder per class (or more labels) to the data")
+
+
 def _sources(config: TrainConfig):
-    train = load_source(config.data, split=config.split, data_dir=config.data_dir)
+    train = open_source(config.data, split=config.split, data_dir=config.data_dir,
+                        skip_corrupt=config.skip_corrupt)
+    _check_classes(train, config)
     evaluation = None
     if config.eval_split:
-        evaluation = load_source(config.data, split=config.eval_split, data_dir=config.data_dir)
+        evaluation = open_source(config.data, split=config.eval_split, data_dir=config.data_dir,
+                                 skip_corrupt=config.skip_corrupt, option="--eval-split")
+        if evaluation.class_names != train.class_names:
+            differing = sorted(set(train.class_names) ^ set(evaluation.class_names))
+            raise ValueError(
+                f"the classes of the {config.eval_split!r} split differ from those of the "
+                f"{config.split!r} split ({', '.join(differing[:4]) or 'order'}); give both the "
+                "same class folders, or pass --eval-split none"
+            )
     return train, evaluation
 
 
@@ -85,16 +254,65 @@ def load_run_model(run) -> SupConModel:
     return keras.saving.load_model(path)
 
 
+# ----------------------------------------------------------------------------- configuration
+
+# Keys a linear stage inherits from the run it evaluates (same data, same images).
+_INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
+                        "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
+                        "skip_corrupt")
+_LINEAR_DEFAULTS = {"lr": 0.5, "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
+
+
+def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optional[dict] = None,
+                   config_file=None, *, resume: bool = False) -> TrainConfig:
+    """The configuration of a stage, from lowest to highest precedence:
+
+    the stage's recorded ``config.yaml`` (``resume=True``) or, for a new ``linear`` stage,
+    what it inherits from the run's first stage plus the linear defaults; then the YAML
+    ``config_file``; then ``overrides`` (``None`` values mean "not given"). Without a
+    ``stage``, ``--resume`` continues the run's unfinished stage; the default is contrastive.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    file_values = TrainConfig.read_yaml(config_file) if config_file else {}
+    for values in (file_values, overrides):
+        # Record where the data is, not where it was seen from: later stages and `eval`
+        # may run from another directory.
+        for key in ("data", "data_dir"):
+            value = values.get(key)
+            if isinstance(value, str) and os.path.exists(os.path.expanduser(value)):
+                values[key] = os.path.abspath(os.path.expanduser(value))
+    run = RunDirectory(run_dir) if run_dir else None
+    stage = (stage or overrides.get("stage") or file_values.get("stage")
+             or (run.unfinished_stage() if resume and run else None) or "contrastive")
+    base = {}
+    recorded = stage_config(run.path, stage) if resume and run else None
+    if recorded is not None:
+        base = recorded.to_dict()
+    elif stage == "linear" and run is not None:
+        parent = (stage_config(run.path, "contrastive") or stage_config(run.path, "joint")
+                  or stage_config(run.path, "ce"))
+        if parent is not None:
+            base = {key: getattr(parent, key) for key in _INHERITED_BY_LINEAR}
+        base.update(_LINEAR_DEFAULTS)
+    return TrainConfig.from_dict({**base, **file_values, **overrides, "stage": stage})
+
+
+# ----------------------------------------------------------------------------- training
+
+def _check_new_run(run: RunDirectory):
+    if not run.is_empty():
+        raise RunError(
+            f"run directory {run.path} already exists and is not empty; pass --resume to "
+            "continue it, --overwrite to replace it, or choose another --output"
+        )
+
+
 def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite: bool):
     if config.stage in _NEW_MODEL_STAGES and not resume and not run.is_empty():
         if not overwrite:
-            raise RunError(
-                f"run directory {run.path} already exists and is not empty; pass --resume to "
-                "continue it, --overwrite to replace it, or choose another --output"
-            )
+            _check_new_run(run)
         shutil.rmtree(run.path)
-    if config.stage == "linear":
-        run.require_model()
+    run.remove_temporaries()  # left behind by a writer that was killed
     stage_dir = run.stage_dir(config.stage)
     if not resume and stage_dir.exists():
         shutil.rmtree(stage_dir)
@@ -114,24 +332,34 @@ def run_stage(
 
     ``contrastive``, ``joint`` and ``ce`` start a new model; ``linear`` loads the run's
     model and trains the classifier on its frozen encoder. ``resume=True`` continues
-    from the stage's last checkpoint (one is written atomically after every epoch).
-    The reported metrics are those of the final epoch, never the best one.
+    from the stage's last checkpoint (one is written atomically after every epoch, so a
+    run killed at any moment loses at most the epoch in progress).
+    The reported metrics are those of the final epoch, never the best one; with
+    ``config.skip_corrupt`` they include ``skipped_images``, the unreadable files left out.
     """
     run = RunDirectory(run_dir)
     chief = is_chief()
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = resolve_strategy(config.strategy)
+    # Everything that can fail on bad input is checked before the run directory is touched.
+    if resume and config.stage in run.finished_stages():
+        raise RunError(f"the {config.stage} stage of run {run.path} has finished, so there is "
+                       "nothing to resume; drop --resume to train another stage (e.g. --stage "
+                       f"linear --run {run.path}), or start again with --output {run.path} "
+                       "--overwrite")
     resume_state = run.resume_state(config.stage) if resume else None
     if resume and resume_state is None and not run.is_empty() and config.stage != "linear":
         raise RunError(f"run {run.path} has no checkpoint of the {config.stage} stage to resume; "
                        "drop --resume, or pass --overwrite to start again")
-    # Everything that can fail on bad input is checked before the run directory is touched.
-    if config.stage != "linear":
+    if config.stage == "linear":
+        run.require_model(for_stage="linear")
+    else:
         from kerascon.zoo import get_architecture
 
         get_architecture(config.arch)
+    if chief and config.stage in _NEW_MODEL_STAGES and not resume and not overwrite:
+        _check_new_run(run)  # other workers may see the chief's files already
     train_source, eval_source = _sources(config)
-    if chief:
-        _prepare_run(run, config, resume, overwrite)
-        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
     train_data = _train_dataset(config, train_source)
     steps = config.steps_per_epoch or int(train_data.cardinality())
     if steps < 1:
@@ -141,12 +369,14 @@ def run_stage(
         )
     if config.steps_per_epoch:
         train_data = train_data.repeat()
+    if chief:
+        _prepare_run(run, config, resume, overwrite)
+        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
-    strategy = resolve_strategy(config.strategy)
-    initial_epoch = 0
+    initial_epoch, epoch_logs = 0, []
     with strategy.scope():
         if resume_state is not None:
-            checkpoint, initial_epoch = resume_state
+            checkpoint, initial_epoch, epoch_logs = resume_state
             model = keras.saving.load_model(checkpoint)
         else:
             if config.stage == "linear":
@@ -157,11 +387,12 @@ def run_stage(
             model.compile(optimizer=_optimizer(config, steps))
 
     all_callbacks = list(callbacks)
+    checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs)
     if chief:
         stage_dir = run.stage_dir(config.stage)
+        checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
         all_callbacks += [
-            EpochCheckpoint(run, config.stage),
-            keras.callbacks.CSVLogger(str(stage_dir / "metrics.csv"), append=resume),
+            checkpointer,
             keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
         ]
     history = {}
@@ -171,9 +402,14 @@ def run_stage(
             steps_per_epoch=steps if config.steps_per_epoch else None,
             callbacks=all_callbacks, verbose=verbose, shuffle=False,
         ).history
-
-    metrics = {f"train_{k}": float(v[-1]) for k, v in history.items()}
+    # A stage resumed after its last checkpoint trains no epoch: report that epoch's logs.
+    last = {k: v[-1] for k, v in history.items()} or \
+        (checkpointer.history[-1] if checkpointer.history else {})
+    metrics = {f"train_{k}": float(v) for k, v in last.items()}
     metrics["epochs"] = config.epochs
+    if config.skip_corrupt:
+        skipped = set(train_source.skipped) | set(eval_source.skipped if eval_source else ())
+        metrics["skipped_images"] = len(skipped)
     if eval_source is not None and model.stage != "contrastive":
         results = model.evaluate(eval_dataset(eval_source, config.image_size), verbose=0,
                                  return_dict=True)
@@ -185,14 +421,17 @@ def run_stage(
     return metrics
 
 
-def evaluate_run(run_dir, data: str, *, split: Optional[str] = "test", data_dir=None,
-                 image_size: Optional[int] = None, batch_size: int = 256,
-                 frozen: bool = True) -> dict:
+# ----------------------------------------------------------------------------- evaluation
+
+def evaluate_run(run_dir, data: Optional[str] = None, *, split: Optional[str] = "recorded",
+                 data_dir=None, image_size: Optional[int] = None, batch_size: int = 256,
+                 frozen: bool = True, skip_corrupt: Optional[bool] = None) -> dict:
     """Top-1 / top-5 (fractions) of a run's classifier on a dataset.
 
     ``frozen=True`` evaluates the linear classifier on the frozen encoder (the run must
     have finished its linear stage); ``False`` evaluates a ``ce`` or ``joint`` run's own
-    classifier.
+    classifier. ``data=None`` uses the data the run was trained on; ``split="recorded"``
+    its evaluation split (``--eval-split``), ``None`` the data as a whole.
     """
     run = RunDirectory(run_dir)
     model = load_run_model(run)
@@ -203,19 +442,41 @@ def evaluate_run(run_dir, data: str, *, split: Optional[str] = "test", data_dir=
         raise RunError(f"run {run.path} is at the {model.stage!r} stage, not 'linear'; run "
                        f"kerascon train --stage linear --run {run.path} first, or drop --frozen")
     if not frozen and model.stage not in ("ce", "joint"):
-        raise RunError(f"run {run.path} is a {model.stage!r} run; evaluate it with --frozen")
+        raise RunError(f"run {run.path} is at the {model.stage!r} stage, which trains no "
+                       f"classifier of its own; evaluate it with --frozen (after kerascon train "
+                       f"--stage linear --run {run.path})")
+    recorded = None
+    for stage in (model.stage, "linear", "ce", "joint", "contrastive"):
+        recorded = recorded or stage_config(run.path, stage)
+    if data is None:
+        if recorded is None:
+            raise RunError(f"run {run.path} records no data (no stages/*/config.yaml); "
+                           "pass --data PATH or --dataset NAME")
+        data, data_dir = recorded.data, data_dir or recorded.data_dir
+    if split == "recorded":
+        if recorded is not None and recorded.data == data and recorded.eval_split is None:
+            raise RunError(
+                f"run {run.path} was trained with --eval-split none, so it has no evaluation "
+                "split; pass --split SPLIT, or --data PATH --split none for held-out images"
+            )
+        split = recorded.eval_split if recorded is not None and recorded.data == data else "test"
+    if skip_corrupt is None:
+        skip_corrupt = bool(recorded and recorded.skip_corrupt)
     if image_size is None:
         image_size = _stage_image_size(run, model.stage)
-    source = load_source(data, split=split, data_dir=data_dir)
+    source = open_source(data, split=split, data_dir=data_dir, skip_corrupt=skip_corrupt)
     if source.num_classes > model.num_classes:
         raise ValueError(f"dataset {source.name!r} has {source.num_classes} classes but the "
                          f"classifier has {model.num_classes}; evaluate on the same label set")
     model.compile(optimizer="sgd")
     results = model.evaluate(eval_dataset(source, image_size, batch_size), verbose=0,
                              return_dict=True)
-    return {"top1": float(results["top1"]), "top5": float(results["top5"]),
-            "loss": float(results["loss"]), "examples": source.num_examples,
-            "dataset": source.name}
+    report = {"top1": float(results["top1"]), "top5": float(results["top5"]),
+              "loss": float(results["loss"]), "examples": source.num_examples,
+              "dataset": source.name}
+    if source.skipped:
+        report["skipped_images"] = len(source.skipped)
+    return report
 
 
 def _stage_image_size(run: RunDirectory, stage: str) -> int:

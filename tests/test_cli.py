@@ -16,9 +16,8 @@ from kerascon.training import run_stage
 
 COMMON = ["--data", "embedded:digits", "--image-size", "8", "--batch-size", "32",
           "--projection-dim", "8", "--projection-hidden-dim", "16", "--quiet"]
-# The shared run uses a real ResNet; tests of CLI behaviour that does not depend on the
-# encoder use a two-layer CNN registered for this module, to keep the suite fast.
-RESNET = ["--arch", "resnet18", "--width-multiplier", "0.125", *COMMON]
+# CLI behaviour does not depend on the encoder: the tests use a two-layer CNN registered
+# for this module, to keep the suite fast (tests/test_encoders.py covers the ResNets).
 TINY = ["--arch", "cli_test_cnn", *COMMON]
 
 
@@ -47,7 +46,7 @@ def invoke(*args):
 def finished_run(tmp_path_factory):
     """A contrastive + linear run, shared by the tests that only read it."""
     run = tmp_path_factory.mktemp("runs") / "digits"
-    result = invoke("train", "--stage", "contrastive", *RESNET, "--epochs", "2",
+    result = invoke("train", "--stage", "contrastive", *TINY, "--epochs", "2",
                     "--steps-per-epoch", "3", "--output", run)
     assert result.exit_code == 0, result.output
     result = invoke("train", "--stage", "linear", "--run", run, "--epochs", "2",
@@ -110,7 +109,7 @@ def test_export_savedmodel_serves_raw_images_in_a_fresh_process(finished_run, tm
     expected = model.predict(images.astype("float32"), verbose=0)
     np.testing.assert_allclose(served["logits"], expected["logits"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.sum(served["probabilities"], axis=1), 1.0, rtol=1e-5)
-    assert served["embedding_shape"] == [3, 64]
+    assert served["embedding_shape"] == [3, 8]
     assert served["big_shape"] == [2, 10]
     np.testing.assert_allclose(served["projection_norm"], 1.0, rtol=1e-5)
 
@@ -180,6 +179,14 @@ def test_existing_run_is_not_overwritten(finished_run):
     result = CliRunner().invoke(main, ["train", *TINY, "--output", str(finished_run)])
     assert result.exit_code == 1
     assert "--resume" in result.output and "--overwrite" in result.output
+    assert (finished_run / "model.keras").read_bytes() == before
+
+
+def test_resuming_a_finished_stage_changes_nothing(finished_run):
+    before = (finished_run / "model.keras").read_bytes()
+    result = CliRunner().invoke(main, ["train", "--run", str(finished_run), "--resume"])
+    assert result.exit_code == 1
+    assert "has finished, so there is nothing to resume" in result.output
     assert (finished_run / "model.keras").read_bytes() == before
 
 
