@@ -3,6 +3,10 @@
 The main names are available at the top level (imported on first use, so that
 ``import kerascon`` and the command line start quickly)::
 
+Keras finds kerascon's classes in a ``.keras`` file once their modules are imported: load
+with :func:`kerascon.load_model` (or import ``kerascon.model`` before
+``keras.saving.load_model``).
+
     import kerascon
     model = kerascon.SupConModel.from_architecture("resnet18", num_classes=10)
     loss = kerascon.supcon_loss(features, labels)
@@ -32,7 +36,20 @@ _EXPORTS = {
 _SUBMODULES = ("augment", "config", "data", "encoders", "export", "layers", "losses", "model",
                "optimizers", "training", "zoo")
 
-__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES) + ["load_model"]
+
+
+def load_model(path, **kwargs):
+    """``keras.saving.load_model`` with every kerascon class registered first.
+
+    Example:
+        >>> model = kerascon.load_model("runs/digits/model.keras")
+    """
+    import keras
+
+    for module in ("layers", "losses", "model", "optimizers"):
+        importlib.import_module(f"kerascon.{module}")
+    return keras.saving.load_model(path, **kwargs)
 
 
 def __getattr__(name):

@@ -105,6 +105,8 @@ class SupConModel(StageStepMixin, keras.Model):
         self.preprocessing = preprocessing if preprocessing is not None else ImagePreprocessing(
             name="preprocessing"
         )
+        if not self.preprocessing.built:
+            self.preprocessing.build((None, None, None, 3))
         self.projection_head = ProjectionHead(
             hidden_dim=projection_hidden_dim,
             output_dim=projection_dim,

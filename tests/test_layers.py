@@ -72,6 +72,7 @@ def test_image_preprocessing_takes_raw_uint8():
 def test_top_level_exports_resolve():
     for name in kerascon.__all__:
         assert getattr(kerascon, name) is not None
+    assert callable(kerascon.load_model)
     assert kerascon.SupConModel is kerascon.model.SupConModel
     with pytest.raises(AttributeError):
         kerascon.not_a_name

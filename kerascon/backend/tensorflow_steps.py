@@ -24,6 +24,24 @@ class StageStepMixin:
     by the optimizer's ``scale_loss``.
     """
 
+    @staticmethod
+    def _global_logs(logs):
+        """Average the logs over replicas inside the step, so every replica reports the
+        global values.
+
+        Under MultiWorkerMirroredStrategy, Keras reduces the step outputs with
+        ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars; the logs are
+        returned as [1] tensors there, and that reduction turns them back into scalars.
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return logs
+        logs = {name: context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+                for name, value in logs.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
     def train_step(self, data):
         x, y, _ = unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
@@ -32,9 +50,21 @@ class StageStepMixin:
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        return self.update_stage_metrics(loss, logits, labels, components)
+        return self._global_logs(self.update_stage_metrics(loss, logits, labels, components))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # SupConModel builds every layer in __init__ and compiles no Keras loss or metric,
+        # so the symbolic build only has to create the optimizer's variables and needs no
+        # data. Keras' own version first reduces a data batch across replicas, which fails
+        # under MultiWorkerMirroredStrategy ("Attempt to convert a value (PerReplica...)").
+        if not all(layer.built for layer in self._flatten_layers()):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self._distribute_strategy is None:
+            return
+        with self.distribute_strategy.scope():
+            self._symbolic_build()
 
     def test_step(self, data):
         x, y, _ = unpack_x_y_sample_weight(data)
         loss, logits, labels, components = self.compute_stage_loss(x, y, training=False)
-        return self.update_stage_metrics(loss, logits, labels, components)
+        return self._global_logs(self.update_stage_metrics(loss, logits, labels, components))
