@@ -68,6 +68,11 @@ Examples:
 @click.option("--projection-dim", type=int, default=None)
 @click.option("--projection-hidden-dim", type=int, default=None)
 @click.option("--seed", type=int, default=None)
+@click.option("--pretrained", default=None,
+              help="Start from a zoo encoder (arch.tag, see `kerascon zoo list`); its "
+                   "architecture, preprocessing and head replace --arch.")
+@click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
+              help="Batch-norm statistics over all replicas (distributed pretraining).")
 @click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker", "tpu"]),
               default=None)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,

@@ -70,6 +70,8 @@ class TrainConfig:
     std: tuple = (0.229, 0.224, 0.225)
     seed: int = 0
     strategy: str = "auto"
+    sync_batch_norm: bool = False
+    pretrained: Optional[str] = None
     skip_corrupt: bool = False
 
     def __post_init__(self):

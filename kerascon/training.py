@@ -237,6 +237,18 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
 
 def _new_model(config: TrainConfig, num_classes: int) -> SupConModel:
     keras.utils.set_random_seed(config.seed)
+    if config.pretrained:
+        from kerascon.layers import synchronize_batch_norm
+        from kerascon.zoo import load
+
+        # Architecture, preprocessing and head come from the pretrained entry.
+        model = load(config.pretrained, num_classes=num_classes, stage=config.stage,
+                     temperature=config.temperature, base_temperature=config.base_temperature,
+                     loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
+                     joint_weight=config.joint_weight)
+        if config.sync_batch_norm:
+            synchronize_batch_norm(model.encoder)
+        return model
     return SupConModel.from_architecture(
         config.arch, num_classes=num_classes, stem=config.stem,
         width_multiplier=config.width_multiplier, mean=config.mean, std=config.std,
@@ -244,7 +256,7 @@ def _new_model(config: TrainConfig, num_classes: int) -> SupConModel:
         projection_hidden_dim=config.projection_hidden_dim, head_type=config.head_type,
         temperature=config.temperature, base_temperature=config.base_temperature,
         loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
-        joint_weight=config.joint_weight,
+        joint_weight=config.joint_weight, sync_batch_norm=config.sync_batch_norm,
     )
 
 
@@ -353,6 +365,10 @@ def run_stage(
                        "drop --resume, or pass --overwrite to start again")
     if config.stage == "linear":
         run.require_model(for_stage="linear")
+    elif config.pretrained:
+        from kerascon.zoo import get_pretrained
+
+        get_pretrained(config.pretrained)  # unknown names fail before anything is written
     else:
         from kerascon.zoo import get_architecture
 

@@ -198,3 +198,40 @@ def test_load_keras_entry(scratch, tmp_path):
     np.testing.assert_allclose(same(raw)["projection"], expected, atol=1e-6)
     with pytest.raises(zoo.CheckpointError, match="head has projection_dim=3, not 7"):
         zoo.load(spec.name, projection_dim=7)
+
+
+def test_train_starts_from_a_pretrained_entry(scratch, tmp_path):
+    """`kerascon train --pretrained NAME` starts from the entry's verified weights."""
+    import json
+
+    from click.testing import CliRunner
+
+    from kerascon.cli.main import main
+    from kerascon.training import stage_config
+
+    model = _tiny_supcon()
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    spec = scratch("resnet18.test_start", path, data=path.read_bytes(), format="keras",
+                   feature_dim=4, projection_dim=3)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "train", "--pretrained", spec.name, "--data", "embedded:digits", "--image-size", "8",
+        "--batch-size", "32", "--epochs", "1", "--steps-per-epoch", "1", "--lr", "1e-9",
+        "--output", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["stage"] == "contrastive"
+    assert stage_config(run, "contrastive").pretrained == spec.name
+    trained = kerascon_load(run / "model.keras")
+    for a, b in zip(model.encoder.get_weights(), trained.encoder.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)  # lr 1e-9: still the pretrained weights
+    unknown = CliRunner().invoke(main, ["train", "--pretrained", "resnet18.test_strat",
+                                        "--output", str(tmp_path / "other")])
+    assert unknown.exit_code == 1 and "resnet18.test_start" in unknown.output
+    assert not (tmp_path / "other").exists()
+
+
+def kerascon_load(path):
+    import kerascon
+
+    return kerascon.load_model(path)
