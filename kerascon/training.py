@@ -18,7 +18,6 @@ import shutil
 import socket
 import sys
 import threading
-from pathlib import Path
 from typing import Iterable, Optional
 
 import keras
