@@ -108,8 +108,52 @@ def _check_weight_decay(weight_decay):
 # --------------------------------------------------------------------------- LARS
 
 
+class _CoupledDecayMomentum(keras.optimizers.Optimizer):
+    """Shared by LARS and SGD: momentum slots and a coupled L2 term (``g + wd * w``)
+    whose exclusions (rank <= 1 variables, name patterns, Keras' own
+    ``exclude_from_weight_decay``) are fixed per variable when the optimizer is built."""
+
+    def __init__(self, learning_rate, momentum, weight_decay, nesterov,
+                 exclude_from_weight_decay, exclude_vectors, name, **kwargs):
+        _check_learning_rate(learning_rate)
+        _check_momentum(momentum)
+        weight_decay = _check_weight_decay(weight_decay)
+        # Keras' decoupled weight decay stays off: the coupled L2 is added in update_step.
+        kwargs.pop("weight_decay", None)
+        super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
+        self.momentum = float(momentum)
+        self.weight_decay_rate = weight_decay
+        self.nesterov = bool(nesterov)
+        self.exclude_vectors = bool(exclude_vectors)
+        self.weight_decay_exclusions = _as_patterns(exclude_from_weight_decay, "exclude_from_weight_decay")
+
+    def _decays(self, variable):
+        """Whether the coupled L2 term applies to ``variable`` (decided at build)."""
+        if self.weight_decay_rate == 0.0:
+            return False
+        if self.exclude_vectors and _is_vector(variable):
+            return False
+        if _matches_any(variable, self.weight_decay_exclusions):
+            return False
+        # Honour Keras' own optimizer.exclude_from_weight_decay(var_list, var_names).
+        return self._use_weight_decay(variable)
+
+    def build(self, var_list):
+        """Creates one momentum slot per variable (if ``momentum > 0``) and fixes the
+        weight-decay rule of each variable."""
+        if self.built:
+            return
+        super().build(var_list)
+        self.momentums = []
+        if self.momentum != 0.0:
+            self.momentums = [self.add_variable_from_reference(v, name="momentum") for v in var_list]
+        # Python bools, fixed once, read by index in update_step (which on TF gets the
+        # underlying tf.Variable, without the Keras path).
+        self._decay_flags = tuple(self._decays(v) for v in var_list)
+
+
 @keras.saving.register_keras_serializable(package="kerascon")
-class LARS(keras.optimizers.Optimizer):
+class LARS(_CoupledDecayMomentum):
     """Layer-wise Adaptive Rate Scaling (You et al., 2017), as in SimCLR and SupCon.
 
     A port of SimCLR's ``lars_optimizer.py``. For each variable ``w`` with gradient
@@ -182,20 +226,11 @@ class LARS(keras.optimizers.Optimizer):
         exclude_vectors=True,
         **kwargs,
     ):
-        _check_learning_rate(learning_rate)
-        _check_momentum(momentum)
-        weight_decay = _check_weight_decay(weight_decay)
         if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not eta > 0:
             raise ValueError(f"`eta` must be a float > 0, got {eta!r}.")
-        # Keras' decoupled weight decay stays off: LARS adds the coupled L2 itself.
-        kwargs.pop("weight_decay", None)
-        super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
-        self.momentum = float(momentum)
-        self.weight_decay_rate = weight_decay
+        super().__init__(learning_rate, momentum, weight_decay, nesterov,
+                         exclude_from_weight_decay, exclude_vectors, name, **kwargs)
         self.eta = float(eta)
-        self.nesterov = bool(nesterov)
-        self.exclude_vectors = bool(exclude_vectors)
-        self.weight_decay_exclusions = _as_patterns(exclude_from_weight_decay, "exclude_from_weight_decay")
         if exclude_from_layer_adaptation is None:
             self.layer_adaptation_exclusions = self.weight_decay_exclusions
             self._adaptation_follows_decay = True
@@ -207,17 +242,6 @@ class LARS(keras.optimizers.Optimizer):
 
     # -- per-variable rules ------------------------------------------------------
 
-    def _decays(self, variable):
-        """Whether the coupled L2 term applies to ``variable`` (decided at build)."""
-        if self.weight_decay_rate == 0.0:
-            return False
-        if self.exclude_vectors and _is_vector(variable):
-            return False
-        if _matches_any(variable, self.weight_decay_exclusions):
-            return False
-        # Honour Keras' own optimizer.exclude_from_weight_decay(var_list, var_names).
-        return self._use_weight_decay(variable)
-
     def _adapts(self, variable):
         """Whether the trust ratio applies to ``variable`` (decided at build)."""
         if self.exclude_vectors and _is_vector(variable):
@@ -225,16 +249,10 @@ class LARS(keras.optimizers.Optimizer):
         return not _matches_any(variable, self.layer_adaptation_exclusions)
 
     def build(self, var_list):
-        """Creates one momentum slot per variable and fixes the exclusion rules."""
+        """Momentum slots and weight-decay rules (base class), plus the trust-ratio rule."""
         if self.built:
             return
         super().build(var_list)
-        self.momentums = []
-        if self.momentum != 0.0:
-            self.momentums = [self.add_variable_from_reference(v, name="momentum") for v in var_list]
-        # Python bools, fixed once, read by index in update_step (which on TF gets the
-        # underlying tf.Variable, without the Keras path).
-        self._decay_flags = tuple(self._decays(v) for v in var_list)
         self._adapt_flags = tuple(self._adapts(v) for v in var_list)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -291,7 +309,7 @@ class LARS(keras.optimizers.Optimizer):
 
 
 @keras.saving.register_keras_serializable(package="kerascon")
-class SGD(keras.optimizers.Optimizer):
+class SGD(_CoupledDecayMomentum):
     """Momentum SGD with *coupled* L2 weight decay, as PyTorch's ``torch.optim.SGD``.
 
     The SupCon authors train with ``torch.optim.SGD(lr, momentum, weight_decay)``,
@@ -341,35 +359,8 @@ class SGD(keras.optimizers.Optimizer):
         name="sgd",
         **kwargs,
     ):
-        _check_learning_rate(learning_rate)
-        _check_momentum(momentum)
-        weight_decay = _check_weight_decay(weight_decay)
-        kwargs.pop("weight_decay", None)
-        super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
-        self.momentum = float(momentum)
-        self.weight_decay_rate = weight_decay
-        self.nesterov = bool(nesterov)
-        self.exclude_vectors = bool(exclude_vectors)
-        self.weight_decay_exclusions = _as_patterns(exclude_from_weight_decay, "exclude_from_weight_decay")
-
-    def _decays(self, variable):
-        if self.weight_decay_rate == 0.0:
-            return False
-        if self.exclude_vectors and _is_vector(variable):
-            return False
-        if _matches_any(variable, self.weight_decay_exclusions):
-            return False
-        return self._use_weight_decay(variable)
-
-    def build(self, var_list):
-        """Creates one momentum slot per variable (if ``momentum > 0``)."""
-        if self.built:
-            return
-        super().build(var_list)
-        self.momentums = []
-        if self.momentum != 0.0:
-            self.momentums = [self.add_variable_from_reference(v, name="momentum") for v in var_list]
-        self._decay_flags = tuple(self._decays(v) for v in var_list)
+        super().__init__(learning_rate, momentum, weight_decay, nesterov,
+                         exclude_from_weight_decay, exclude_vectors, name, **kwargs)
 
     def update_step(self, gradient, variable, learning_rate):
         """One PyTorch-style SGD update of ``variable``."""
