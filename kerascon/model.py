@@ -237,7 +237,7 @@ class SupConModel(StageStepMixin, keras.Model):
         )
 
     def _cross_entropy(self, logits, labels):
-        check_labels_in_range(labels, self.num_classes)
+        labels = check_labels_in_range(labels, self.num_classes)
         if self.label_smoothing:
             targets = ops.one_hot(labels, self.num_classes)
             return ops.mean(keras.losses.categorical_crossentropy(

@@ -7,13 +7,22 @@ from keras.utils import unpack_x_y_sample_weight
 
 
 def check_labels_in_range(labels, num_classes):
-    """Fail with a message naming the fix when a label is outside [0, num_classes)."""
+    """Return ``labels``, failing with a message that names the fix when a label is
+    outside [0, num_classes).
+
+    The returned tensor depends on the checks, so the loss that consumes it cannot run
+    (and raise TensorFlow's own, less helpful error) before them.
+    """
     message = (
         f"label out of range for a classifier with {num_classes} classes: labels must be "
         f"integers in [0, {num_classes}); check the dataset's labels or num_classes"
     )
-    tf.debugging.assert_non_negative(labels, message=message)
-    tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype), message=message)
+    checks = [
+        tf.debugging.assert_non_negative(labels, message=message),
+        tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype), message=message),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(labels)
 
 
 class StageStepMixin:
