@@ -151,6 +151,16 @@ class _CoupledDecayMomentum(keras.optimizers.Optimizer):
         # underlying tf.Variable, without the Keras path).
         self._decay_flags = tuple(self._decays(v) for v in var_list)
 
+    def _decayed_gradient(self, gradient, variable):
+        """``(index, g + wd * w)``: the gradient with the coupled L2 term where it applies,
+        in the variable's dtype."""
+        index = self._get_variable_index(variable)
+        grad = ops.cast(gradient, variable.dtype)
+        if self._decay_flags[index]:
+            decay = ops.cast(self.weight_decay_rate, variable.dtype)
+            grad = ops.add(grad, ops.multiply(decay, variable))
+        return index, grad
+
 
 @keras.saving.register_keras_serializable(package="kerascon")
 class LARS(_CoupledDecayMomentum):
@@ -257,13 +267,9 @@ class LARS(_CoupledDecayMomentum):
 
     def update_step(self, gradient, variable, learning_rate):
         """One LARS update of ``variable`` (see the class docstring for the formula)."""
-        index = self._get_variable_index(variable)
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
-        grad = ops.cast(gradient, dtype)
-
-        if self._decay_flags[index]:
-            grad = ops.add(grad, ops.multiply(ops.cast(self.weight_decay_rate, dtype), variable))
+        index, grad = self._decayed_gradient(gradient, variable)
 
         if self._adapt_flags[index]:
             w_norm = ops.sqrt(ops.sum(ops.square(variable)))
@@ -364,12 +370,9 @@ class SGD(_CoupledDecayMomentum):
 
     def update_step(self, gradient, variable, learning_rate):
         """One PyTorch-style SGD update of ``variable``."""
-        index = self._get_variable_index(variable)
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
-        grad = ops.cast(gradient, dtype)
-        if self._decay_flags[index]:
-            grad = ops.add(grad, ops.multiply(ops.cast(self.weight_decay_rate, dtype), variable))
+        index, grad = self._decayed_gradient(gradient, variable)
         if self.momentum == 0.0:
             self.assign_sub(variable, ops.multiply(lr, grad))
             return
