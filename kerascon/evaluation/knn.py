@@ -10,18 +10,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerascon.evaluation.metrics import _check_labels, _to_numpy
+from kerascon.evaluation.metrics import _check_labels, _check_matrix, _to_numpy
 
 __all__ = ["knn_accuracy", "knn_predict_scores", "KNNMonitor"]
 
 
 def _check_embeddings(x, name):
-    x = _to_numpy(x).astype(np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D [N, D], got shape {x.shape}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape})")
-    return x
+    return _check_matrix(x, name, columns="D", dtype=np.float32)
 
 
 def _l2_normalize(x):

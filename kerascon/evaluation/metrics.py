@@ -36,14 +36,19 @@ def _check_labels(labels, num_classes, n, name="labels"):
     return labels
 
 
+def _check_matrix(values, name, columns="num_classes", dtype=np.float64):
+    """Returns ``values`` as a non-empty 2-D float array [N, columns]."""
+    values = _to_numpy(values).astype(dtype)
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be 2-D [N, {columns}], got shape {values.shape}")
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {values.shape})")
+    return values
+
+
 def _check_scores(scores, name):
     """Returns ``scores`` as a non-empty 2-D float array [N, C]."""
-    scores = _to_numpy(scores).astype(np.float64)
-    if scores.ndim != 2:
-        raise ValueError(f"{name} must be 2-D [N, num_classes], got shape {scores.shape}")
-    if scores.shape[0] == 0 or scores.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {scores.shape})")
-    return scores
+    return _check_matrix(scores, name)
 
 
 def topk_accuracy(labels, logits, k=1):
