@@ -1,14 +1,35 @@
-"""Evaluation metrics: top-k accuracy, weighted kNN accuracy and calibration."""
+"""Evaluation metrics: top-k accuracy, weighted kNN accuracy and calibration.
 
-from kerascon.evaluation.calibration import expected_calibration_error, reliability_diagram
-from kerascon.evaluation.knn import KNNMonitor, knn_accuracy, knn_predict_scores
-from kerascon.evaluation.metrics import topk_accuracy
+Names are imported lazily (PEP 562), so ``import kerascon.evaluation`` needs neither
+TensorFlow nor any optional dependency: the TensorFlow-based parts load on first use,
+and the NumPy metrics stay usable on the JAX backend without TensorFlow installed.
+To add a public name, map it to its module in ``_EXPORTS``.
+"""
 
-__all__ = [
-    "topk_accuracy",
-    "knn_accuracy",
-    "knn_predict_scores",
-    "KNNMonitor",
-    "expected_calibration_error",
-    "reliability_diagram",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "topk_accuracy": "kerascon.evaluation.metrics",
+    "knn_accuracy": "kerascon.evaluation.knn",
+    "knn_predict_scores": "kerascon.evaluation.knn",
+    "KNNMonitor": "kerascon.evaluation.knn",
+    "expected_calibration_error": "kerascon.evaluation.calibration",
+    "reliability_diagram": "kerascon.evaluation.calibration",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kerascon.evaluation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
