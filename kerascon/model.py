@@ -8,6 +8,7 @@ from keras import ops
 from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas_in_sync
 from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
 from kerascon.losses import _check_hyperparameters, supcon_loss
+from kerascon.model_inputs import describe_encoder_inputs
 
 __all__ = ["SupConModel", "STAGES"]
 
@@ -64,6 +65,14 @@ class SupConModel(StageStepMixin, keras.Model):
         use_labels: ``False`` trains with SimCLR's label-free loss.
         joint_weight: lambda, the weight of SupCon in the ``joint`` stage.
         label_smoothing: for the cross-entropy stages.
+        augmentation: a layer that makes views ``[B, V, ...]`` from a single-view batch
+            inside the train step, e.g. :class:`~kerascon.view_layers.ViewAugmentation`
+            (image views on the device, fed from NumPy) or
+            :class:`~kerascon.view_layers.RepeatViews` (dropout views). It is applied to
+            single-view batches only: always in the contrastive and joint stages, and in
+            training only in the linear and ce stages (each view is then classified).
+            Batches that already have a views axis pass through unchanged. Assign
+            ``model.augmentation`` (then ``compile``) to change it between stages.
 
     Example:
         >>> from kerascon.encoders import resnet18
@@ -94,6 +103,7 @@ class SupConModel(StageStepMixin, keras.Model):
         use_labels=True,
         joint_weight=1.0,
         label_smoothing=0.0,
+        augmentation=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,12 +111,14 @@ class SupConModel(StageStepMixin, keras.Model):
         if not isinstance(encoder, keras.layers.Layer):
             raise TypeError(f"encoder must be a Keras model or layer, got {type(encoder).__name__}")
         self.encoder = encoder
+        self._encoder_inputs = describe_encoder_inputs(encoder)
         self.feature_dim = _feature_dim(encoder)
-        self.preprocessing = preprocessing if preprocessing is not None else ImagePreprocessing(
-            name="preprocessing"
-        )
-        if not self.preprocessing.built:
-            self.preprocessing.build((None, None, None, 3))
+        if preprocessing is None and self._encoder_inputs.is_image:
+            preprocessing = ImagePreprocessing(name="preprocessing")
+        self.preprocessing = preprocessing
+        if self.preprocessing is not None and not self.preprocessing.built:
+            if self._encoder_inputs.is_image:
+                self.preprocessing.build((None, None, None, 3))
         self.projection_head = ProjectionHead(
             hidden_dim=projection_hidden_dim,
             output_dim=projection_dim,
@@ -125,6 +137,7 @@ class SupConModel(StageStepMixin, keras.Model):
         self.use_labels = bool(use_labels)
         self.joint_weight = float(joint_weight)
         self.label_smoothing = float(label_smoothing)
+        self.augmentation = augmentation
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
         self.supcon_loss_tracker = keras.metrics.Mean(name="supcon_loss")
@@ -202,19 +215,18 @@ class SupConModel(StageStepMixin, keras.Model):
         self.built = True
 
     # ------------------------------------------------------------------ forward
-    def _encode(self, images, training):
-        """[N, H, W, C] raw images -> [N, D] float features."""
-        x = self.preprocessing(images)
+    def _encode(self, inputs, training):
+        """One view per example ([N, H, W, C] raw images, or any encoder input) -> [N, D]."""
+        x = inputs if self.preprocessing is None else self.preprocessing(inputs)
         encoder_training = bool(training) and self.stage != "linear"
         return self.encoder(x, training=encoder_training)
 
     def call(self, inputs, training=False):
-        images = inputs
         views = None
-        if len(images.shape) == 5:
-            views = images.shape[1]
-            images = ops.reshape(images, (-1,) + tuple(images.shape[2:]))
-        embedding = self._encode(images, training)
+        if self._encoder_inputs.is_multiview(inputs):
+            views = self._encoder_inputs.num_views(inputs)
+            inputs = self._encoder_inputs.merge_views(inputs)
+        embedding = self._encode(inputs, training)
         outputs = {
             "embedding": ops.cast(embedding, "float32"),
             "projection": self.projection_head(embedding),
@@ -254,21 +266,25 @@ class SupConModel(StageStepMixin, keras.Model):
         joint stage's ``ce_loss`` and ``supcon_loss``.
         """
         labels = None if y is None else ops.reshape(ops.cast(y, "int32"), (-1,))
+        x = self._make_views(x, training)
+        spec = self._encoder_inputs
         if self.stage in _MULTIVIEW_STAGES:
-            if len(x.shape) != 5:
-                raise ValueError(
-                    f"the {self.stage} stage takes multi-view batches [batch, views, H, W, C], "
-                    f"got shape {tuple(x.shape)}; build the dataset with "
-                    "kerascon.data.multiview_dataset"
-                )
             if labels is None and (self.use_labels or self.stage == "joint"):
                 raise ValueError(
-                    f"the {self.stage} stage with labels needs (views, labels) batches; "
+                    f"the {self.stage} stage with labels needs (inputs, labels) batches; "
                     "pass use_labels=False to SupConModel for label-free SimCLR"
                 )
-            views = x.shape[1]
-            images = ops.reshape(x, (-1,) + tuple(x.shape[2:]))
-            embedding = self._encode(images, training)
+            if not spec.is_multiview(x):
+                if labels is None or not self.use_labels:
+                    raise ValueError(
+                        f"the {self.stage} stage got one view per example and no labels, so "
+                        "no example has a positive; feed multi-view batches [batch, views, "
+                        "...] (kerascon.data.multiview_dataset), or pass augmentation="
+                        "ViewAugmentation(2) / RepeatViews(2) to SupConModel"
+                    )
+                x = spec.add_views_axis(x)  # one view: positives are same-class examples
+            views = spec.num_views(x)
+            embedding = self._encode(spec.merge_views(x), training)
             projections = self.projection_head(embedding)
             projections = ops.reshape(projections, (-1, views, projections.shape[-1]))
             contrastive = self._contrastive_loss(projections, labels)
@@ -282,15 +298,22 @@ class SupConModel(StageStepMixin, keras.Model):
 
         if labels is None:
             raise ValueError(f"the {self.stage} stage needs (images, labels) batches")
-        if len(x.shape) == 5:  # several views: classify each of them
-            views = x.shape[1]
-            x = ops.reshape(x, (-1,) + tuple(x.shape[2:]))
-            labels = ops.repeat(labels, views)
+        if spec.is_multiview(x):  # several views: classify each of them
+            labels = ops.repeat(labels, spec.num_views(x))
+            x = spec.merge_views(x)
         embedding = self._encode(x, training)
         if self.stage == "linear":
             embedding = ops.stop_gradient(embedding)
         logits = ops.cast(self.classifier(embedding), "float32")
         return self._cross_entropy(logits, labels), logits, labels, {}
+
+    def _make_views(self, x, training):
+        """Single-view batch -> views through ``augmentation`` (see the class docstring)."""
+        if self.augmentation is None or self._encoder_inputs.is_multiview(x):
+            return x
+        if self.stage in _MULTIVIEW_STAGES or training:
+            return self.augmentation(x)
+        return x
 
     # ------------------------------------------------------------------ metrics
     @property
@@ -347,9 +370,15 @@ class SupConModel(StageStepMixin, keras.Model):
 
     # ------------------------------------------------------------------ export helpers
     def embedding_model(self, input_shape=(None, None, 3)):
-        """A functional model: raw images -> encoder features (inference only)."""
-        inputs = keras.Input(input_shape, name="images")
-        features = self.encoder(self.preprocessing(inputs), training=False)
+        """A functional model: raw inputs -> encoder features (inference only).
+
+        Image encoders take raw images of ``input_shape``; other encoders take their own
+        input structure (a dict of token ids and padding mask, for example), so
+        :func:`kerascon.export.export_embedding_model` can serve any of them.
+        """
+        inputs = self._encoder_inputs.symbolic_inputs(input_shape)
+        x = inputs if self.preprocessing is None else self.preprocessing(inputs)
+        features = self.encoder(x, training=False)
         return keras.Model(inputs, ops.cast(features, "float32"), name="embedding_model")
 
     # ------------------------------------------------------------------ serialization
@@ -357,7 +386,8 @@ class SupConModel(StageStepMixin, keras.Model):
         return {
             "name": self.name,
             "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "preprocessing": keras.saving.serialize_keras_object(self.preprocessing),
+            "preprocessing": (None if self.preprocessing is None
+                              else keras.saving.serialize_keras_object(self.preprocessing)),
             "num_classes": self.num_classes,
             "projection_dim": self.projection_head.output_dim,
             "projection_hidden_dim": self.projection_head.hidden_dim,
@@ -370,11 +400,17 @@ class SupConModel(StageStepMixin, keras.Model):
             "use_labels": self.use_labels,
             "joint_weight": self.joint_weight,
             "label_smoothing": self.label_smoothing,
+            "augmentation": (None if self.augmentation is None
+                             else keras.saving.serialize_keras_object(self.augmentation)),
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["preprocessing"] = keras.saving.deserialize_keras_object(config["preprocessing"])
+        if config.get("preprocessing") is not None:
+            config["preprocessing"] = keras.saving.deserialize_keras_object(
+                config["preprocessing"])
+        if config.get("augmentation") is not None:
+            config["augmentation"] = keras.saving.deserialize_keras_object(config["augmentation"])
         return cls(**config)

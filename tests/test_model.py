@@ -150,8 +150,13 @@ def test_stage_errors_are_actionable():
     with pytest.raises(RuntimeError, match="compile"):
         model.fit(x[:, 0], y, verbose=0)
     model.set_stage("contrastive")
-    with pytest.raises(ValueError, match="multi-view batches"):
-        model.fit(x[:, 0], y, verbose=0)
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="needs \\(inputs, labels\\) batches"):
+        model.fit(x, verbose=0)
+    simclr = tiny_model(num_classes=None, use_labels=False)
+    simclr.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="one view per example and no labels"):
+        simclr.fit(x[:, 0], y, verbose=0)
     with pytest.raises(ValueError, match="temperature"):
         tiny_model(temperature=0.0)
     with pytest.raises(ValueError, match="do not pass loss"):
