@@ -17,6 +17,12 @@ Numerical conventions:
 * **Anchors without a positive** (a class seen once in a batch with one view) carry no
   learning signal: they are left out of the mean. The loss is the mean over anchors that
   have at least one positive, and 0 (with a zero gradient) when no anchor has one.
+* **One view and no labels** (nor mask) is an error: no anchor could ever have a
+  positive, so training would silently do nothing.
+* **A batch of one example** is allowed and well defined (a replica can get one or even
+  zero examples from the last, partial batch of an epoch): with one view its only anchor
+  has no positive, so the loss is 0 with a zero gradient; with V > 1 views the loss only
+  pulls its views together (there are no negatives). It is never NaN.
 * With ``base_temperature`` set, the loss is multiplied by
   ``temperature / base_temperature``: the SupContrast authors' PyTorch code does this
   with ``base_temperature=0.07``. The default (``None``) is the paper's formula.
@@ -27,7 +33,9 @@ against the whole global batch and normalises by the global number of valid anch
 times ``1/num_replicas``. So the mean of the per-replica losses equals the
 single-device loss on the global batch, and the sum over replicas of the gradients of
 ``replica_loss / num_replicas`` (what Keras' train step computes) equals the
-single-device gradient.
+single-device gradient. :class:`SupConLoss` divides its value by the number of replicas,
+as Keras' own losses do under ``tf.distribute``, so ``model.compile(loss=SupConLoss())``
+needs no further scaling.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from keras import ops
 from kerascon.backend import replica_context
 from kerascon.loss_blocks import blockwise_supcon_sum
 
-__all__ = ["supcon_loss", "simclr_loss", "SupConLoss", "SimCLRLoss"]
+__all__ = ["SimCLRLoss", "SupConLoss", "simclr_loss", "supcon_loss"]
 
 _VARIANTS = ("out", "in")
 _CONTRAST_MODES = ("all", "one")
@@ -75,6 +83,11 @@ def _check_shapes(features, labels, mask):
         raise ValueError(f"features must have at least 1 view, got {views}")
     if labels is not None and mask is not None:
         raise ValueError("pass either labels or mask to supcon_loss, not both")
+    if labels is None and mask is None and views == 1:
+        raise ValueError(
+            f"features of shape {tuple(features.shape)}: one view and no labels gives no "
+            "positives; pass labels or several views ([batch, views, dim] with views >= 2)"
+        )
     if labels is not None:
         if len(labels.shape) != 1:
             raise ValueError(
@@ -123,7 +136,7 @@ def supcon_loss(
             float32 and L2-normalised here.
         labels: optional [batch] integer class labels. ``None`` (and no ``mask``) gives
             the self-supervised loss: the only positives are the other views of the same
-            example.
+            example, so it needs at least two views (one view raises ``ValueError``).
         temperature: softmax temperature, > 0. The paper uses 0.1.
         base_temperature: if set, the loss is scaled by ``temperature / base_temperature``
             (the authors' code uses 0.07). ``None`` keeps the paper's formula.
@@ -141,8 +154,13 @@ def supcon_loss(
 
     Returns:
         A float32 scalar: the mean loss over anchors that have at least one positive
-        (0 if none has). Inside a multi-replica ``tf.distribute`` context it is this
-        replica's share, scaled so that the mean over replicas is the global loss.
+        (0 if none has, e.g. a single example with one view: never NaN). Inside a
+        multi-replica ``tf.distribute`` context it is this replica's share, scaled so that
+        the mean over replicas is the global loss.
+
+    Raises:
+        ValueError: features not of rank 3, one view without labels or mask, labels or
+            mask whose batch does not match, or a bad hyperparameter.
 
     Example:
         >>> import numpy as np
@@ -301,18 +319,46 @@ def simclr_loss(features, *, temperature=0.1, base_temperature=None, variant="ou
 
 def _as_views(y_pred):
     """Accept [batch, dim] (one view) or [batch, views, dim] embeddings."""
-    if len(y_pred.shape) == 2:
+    rank = len(y_pred.shape)
+    if rank == 2:
         return ops.expand_dims(y_pred, 1)
+    if rank != 3:
+        raise ValueError(
+            "the model output (y_pred) must be embeddings of shape [batch, dim] (one view) or "
+            f"[batch, views, dim], got rank {rank} shape {tuple(y_pred.shape)}; "
+            "flatten or pool the encoder output to [batch, dim]"
+        )
     return y_pred
+
+
+def _as_labels(y_true):
+    """Integer labels of shape [batch] or [batch, 1] -> int32 [batch] (None stays None)."""
+    if y_true is None:
+        return None
+    shape = tuple(y_true.shape)
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] not in (1, None)) or len(shape) == 0:
+        raise ValueError(
+            f"y_true must be integer class labels of shape [batch] or [batch, 1], got shape "
+            f"{shape}; pass class indices, not one-hot vectors (np.argmax(y, axis=-1))"
+        )
+    return ops.reshape(ops.cast(y_true, "int32"), (-1,))
 
 
 @keras.saving.register_keras_serializable(package="kerascon")
 class SupConLoss(keras.losses.Loss):
     """Supervised contrastive loss as a Keras ``Loss``: ``y_true`` are integer labels.
 
-    ``y_pred`` is [batch, dim] (one view per example) or [batch, views, dim]. It works
-    in ``model.compile`` of any Keras model that outputs embeddings, and under a
-    ``tf.distribute`` strategy (negatives are gathered from all replicas).
+    ``y_pred`` is [batch, dim] (one view per example) or [batch, views, dim]; ``y_true``
+    is [batch] or [batch, 1] integer class labels. It works in ``model.compile`` of any
+    Keras model that outputs embeddings, on the TensorFlow and JAX backends, and under a
+    ``tf.distribute`` strategy: negatives are gathered from all replicas and the value is
+    divided by the number of replicas like Keras' own losses, so the summed replica
+    gradients equal the single-device gradient on the global batch.
+
+    With one view the only positives are other examples of the same class, so labels are
+    required (``ValueError`` otherwise); an example whose class appears once in the batch
+    has no positive and is left out of the mean (a batch where no example has one gives 0).
+    ``sample_weight`` is not supported (the loss is not a sum over independent examples).
 
     Args:
         temperature, base_temperature, variant, contrast_mode: see :func:`supcon_loss`.
@@ -321,6 +367,7 @@ class SupConLoss(keras.losses.Loss):
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
         >>> model.compile(optimizer="sgd", loss=SupConLoss(temperature=0.1))
+        >>> # model.fit(x, integer_labels, batch_size=256)
     """
 
     def __init__(
@@ -340,16 +387,33 @@ class SupConLoss(keras.losses.Loss):
         self.variant = variant
         self.contrast_mode = contrast_mode
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # The loss is already one scalar for the batch: Keras' reduction (and its float
+        # cast of y_true, which would round labels above 2**24) has nothing to add.
+        if sample_weight is not None:
+            raise ValueError(
+                f"{type(self).__name__} does not support sample_weight; drop sample_weight "
+                "(or class_weight) from fit, or repeat examples to weight them"
+            )
+        with keras.name_scope(self.name):
+            y_pred = ops.convert_to_tensor(y_pred)
+            y_true = None if y_true is None else ops.convert_to_tensor(y_true)
+            return self.call(y_true, y_pred)
+
     def call(self, y_true, y_pred):
-        labels = None if y_true is None else ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        return supcon_loss(
+        loss = supcon_loss(
             _as_views(y_pred),
-            labels,
+            _as_labels(y_true),
             temperature=self.temperature,
             base_temperature=self.base_temperature,
             variant=self.variant,
             contrast_mode=self.contrast_mode,
         )
+        # Keras divides a loss by the number of replicas inside its reduction, but leaves a
+        # scalar untouched; do it here so the optimizer's sum over replicas is not a
+        # multiple of the single-device gradient.
+        replicas = replica_context().num_replicas
+        return loss / replicas if replicas > 1 else loss
 
     def get_config(self):
         config = super().get_config()

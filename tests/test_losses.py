@@ -32,6 +32,10 @@ def _value_and_grad(features, labels=None, **kwargs):
 def test_matches_paper_transcription(views, use_labels, variant, contrast_mode):
     features, labels = _random_case(seed=views * 7 + use_labels, views=views)
     labels = labels if use_labels else None
+    if views == 1 and not use_labels:  # no positive is possible: an error, not a silent 0
+        with pytest.raises(ValueError, match="one view and no labels gives no positives"):
+            supcon_loss(features, labels, variant=variant, contrast_mode=contrast_mode)
+        return
     expected = reference_supcon(
         features, labels, temperature=0.1, variant=variant, contrast_mode=contrast_mode
     )
