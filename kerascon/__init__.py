@@ -12,7 +12,8 @@ with :func:`kerascon.load_model` (or import ``kerascon.model`` before
     loss = kerascon.supcon_loss(features, labels)
 
 Submodules: ``losses``, ``layers``, ``model``, ``encoders``, ``data``, ``augment``,
-``optimizers``, ``export``, ``training``, ``zoo``.
+``optimizers``, ``export``, ``text`` (keras-hub text encoders, extra ``kerascon[text]``),
+``training``, ``zoo``.
 """
 
 import importlib
@@ -34,7 +35,7 @@ _EXPORTS = {
     "TrainConfig": "kerascon.config",
 }
 _SUBMODULES = ("augment", "config", "data", "encoders", "export", "layers", "losses", "model",
-               "optimizers", "training", "zoo")
+               "optimizers", "text", "training", "zoo")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES) + ["load_model"]
 
@@ -47,7 +48,7 @@ def load_model(path, **kwargs):
     """
     import keras
 
-    for module in ("layers", "losses", "model", "optimizers"):
+    for module in ("layers", "losses", "model", "optimizers", "text"):
         importlib.import_module(f"kerascon.{module}")
     return keras.saving.load_model(path, **kwargs)
 
