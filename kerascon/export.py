@@ -10,6 +10,10 @@ Example:
     >>> export_saved_model(model, "export/", image_size=32)
     >>> served = tf.saved_model.load("export/")
     >>> served.signatures["serving_default"](images=tf.zeros([2, 48, 48, 3], tf.uint8))
+
+:func:`export_embedding_model` exports any encoder (text, tabular, images...) for
+retrieval: its ``serving_default`` takes the encoder's own inputs and returns the
+L2-normalised ``embedding``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ import tensorflow as tf
 
 from kerascon.io import atomic_directory, atomic_path
 
-__all__ = ["export_saved_model", "export_keras", "resize_for_serving"]
+__all__ = [
+    "embedding_input_signature",
+    "export_embedding_model",
+    "export_keras",
+    "export_saved_model",
+    "resize_for_serving",
+]
 
 
 def resize_for_serving(images, image_size):
@@ -51,6 +61,93 @@ def export_saved_model(model, path, *, image_size: int) -> Path:
 
     archive.add_endpoint("serving_default", serve, input_signature=[image_spec])
     archive.add_endpoint("projection", project, input_signature=[image_spec])
+    with atomic_directory(path) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+    return Path(path)
+
+
+def _serving_spec(name, tensor):
+    shape = [None] + list(tensor.shape[1:])
+    return tf.TensorSpec(shape, tf.as_dtype(keras.backend.standardize_dtype(tensor.dtype)),
+                         name=name)
+
+
+def embedding_input_signature(encoder):
+    """The encoder's input structure as ``tf.TensorSpec`` with a free batch dimension.
+
+    Dict inputs keep their keys (also the serving argument names); other inputs are named
+    after their ``keras.Input``.
+
+    Example:
+        >>> embedding_input_signature(encoder)
+        {'padding_mask': TensorSpec(shape=(None, None), dtype=tf.int32, ...), ...}
+    """
+    try:
+        structure = encoder.input
+    except (AttributeError, ValueError):
+        structure = getattr(encoder, "inputs", None)
+        if isinstance(structure, list) and len(structure) == 1:
+            structure = structure[0]
+    if structure is None or not keras.tree.flatten(structure):
+        raise ValueError(
+            "the encoder has no known inputs; export a functional or Sequential model built "
+            "on keras.Input, or wrap it: keras.Model(inputs, encoder(inputs))"
+        )
+    if isinstance(structure, dict):
+        return {key: _serving_spec(key, tensor) for key, tensor in structure.items()}
+    return keras.tree.map_structure(lambda t: _serving_spec(t.name, t), structure)
+
+
+def _embedding_output(outputs):
+    if isinstance(outputs, dict):
+        if "embedding" not in outputs:
+            raise ValueError(
+                f"the encoder returns {sorted(outputs)}; it must return a [batch, dim] "
+                "tensor or a dict with an 'embedding' entry"
+            )
+        outputs = outputs["embedding"]
+    if len(outputs.shape) != 2:
+        raise ValueError(
+            f"the encoder must return embeddings of shape [batch, dim], got shape "
+            f"{tuple(outputs.shape)}; pool or flatten its output"
+        )
+    return tf.cast(outputs, tf.float32)
+
+
+def export_embedding_model(encoder, path, *, normalize=True) -> Path:
+    """Write ``encoder`` as a SavedModel at ``path`` (atomically) serving embeddings.
+
+    The ``serving_default`` signature takes the encoder's own inputs (names, dtypes and
+    shapes from ``encoder.input``, batch dimension free; dict inputs keep their keys) and
+    returns ``{"embedding": float32 [N, D]}``, L2-normalised when ``normalize`` (a zero
+    embedding stays zero). Tokenisation is not part of the export: text encoders take
+    token ids, as at training time. Export with the TensorFlow backend.
+
+    Args:
+        encoder: a functional or Sequential ``keras.Model`` returning [batch, dim] (or a
+            dict with an ``"embedding"`` entry, such as a SupConModel's outputs).
+        path: the SavedModel directory to write (replaced as a whole if it exists).
+        normalize: L2-normalise the served embeddings (for cosine / dot-product search).
+
+    Returns:
+        ``Path(path)``.
+
+    Example:
+        >>> export_embedding_model(text_encoder(backbone), "export/embeddings")
+        >>> served = tf.saved_model.load("export/embeddings").signatures["serving_default"]
+        >>> served(token_ids=ids, segment_ids=segments, padding_mask=mask)["embedding"]
+    """
+    signature = embedding_input_signature(encoder)
+    archive = keras.export.ExportArchive()
+    archive.track(encoder)
+
+    def serve(inputs):
+        embedding = _embedding_output(encoder(inputs, training=False))
+        if normalize:
+            embedding = tf.math.l2_normalize(embedding, axis=-1, epsilon=1e-12)
+        return {"embedding": embedding}
+
+    archive.add_endpoint("serving_default", serve, input_signature=[signature])
     with atomic_directory(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
     return Path(path)
