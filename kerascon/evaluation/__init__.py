@@ -1,4 +1,4 @@
-"""Evaluation metrics: top-k accuracy, weighted kNN accuracy and calibration.
+"""Evaluation metrics: top-k accuracy, weighted kNN accuracy, calibration and robustness.
 
 Names are imported lazily (PEP 562), so ``import kerascon.evaluation`` needs neither
 TensorFlow nor any optional dependency: the TensorFlow-based parts load on first use,
@@ -17,6 +17,14 @@ _EXPORTS = {
     "KNNMonitor": "kerascon.evaluation.knn",
     "expected_calibration_error": "kerascon.evaluation.calibration",
     "reliability_diagram": "kerascon.evaluation.calibration",
+    "CORRUPTIONS": "kerascon.evaluation.corruptions",
+    "CORRUPTION_GROUPS": "kerascon.evaluation.corruptions",
+    "corrupt": "kerascon.evaluation.corruptions",
+    "corrupted_batches": "kerascon.evaluation.corruptions",
+    "corruption_errors": "kerascon.evaluation.robustness",
+    "mean_corruption_error": "kerascon.evaluation.robustness",
+    "relative_mean_corruption_error": "kerascon.evaluation.robustness",
+    "evaluate_corruptions": "kerascon.evaluation.robustness",
 }
 
 __all__ = sorted(_EXPORTS)
