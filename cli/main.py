@@ -24,6 +24,8 @@ Examples:
   kerascon train --data pets/ --arch resnet18 --epochs 100 --output runs/pets
   kerascon train --stage linear --run runs/pets --epochs 30
   kerascon eval --frozen --run runs/pets
+  kerascon eval --frozen --run runs/pets --knn --calibration --corruptions --reference runs/ce
+  kerascon report runs/pets runs/ce --output report/
   kerascon export --run runs/pets
   kerascon zoo list 'resnet*'
   KERASCON_DEBUG=1 kerascon train ...      (full traceback on errors)
@@ -95,12 +97,13 @@ def _register():
     from kerascon.cli.evaluate import evaluate
     from kerascon.cli.export import export
     from kerascon.cli.freeze import freeze
+    from kerascon.cli.report import report
     from kerascon.cli.train import train
     from kerascon.cli.zoo import zoo
 
     if not zoo.epilog:  # cli/zoo.py may define its own
         zoo.epilog = _ZOO_EXAMPLES
-    for command in (train, evaluate, freeze, export, zoo):
+    for command in (train, evaluate, freeze, export, report, zoo):
         main.add_command(command)
 
 

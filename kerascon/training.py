@@ -439,59 +439,24 @@ def run_stage(
 # ----------------------------------------------------------------------------- evaluation
 
 def evaluate_run(run_dir, data: Optional[str] = None, *, split: Optional[str] = "recorded",
-                 data_dir=None, image_size: Optional[int] = None, batch_size: int = 256,
-                 frozen: bool = True, skip_corrupt: Optional[bool] = None) -> dict:
+                 data_dir=None, batch_size: int = 256, frozen: bool = True,
+                 skip_corrupt: Optional[bool] = None) -> dict:
     """Top-1 / top-5 (fractions) of a run's classifier on a dataset.
 
     ``frozen=True`` evaluates the linear classifier on the frozen encoder (the run must
     have finished its linear stage); ``False`` evaluates a ``ce`` or ``joint`` run's own
     classifier. ``data=None`` uses the data the run was trained on; ``split="recorded"``
-    its evaluation split (``--eval-split``), ``None`` the data as a whole.
+    its evaluation split (``--eval-split``), ``None`` the data as a whole. The result is
+    also stored in ``RUN/evaluations/`` (see
+    :func:`kerascon.evaluation.run_eval.run_evaluation`, which adds kNN, calibration and
+    corruption robustness).
     """
-    run = RunDirectory(run_dir)
-    model = load_run_model(run)
-    if model.classifier is None:
-        raise RunError(f"run {run.path} has no classifier yet; train it with "
-                       f"kerascon train --stage linear --run {run.path}")
-    if frozen and model.stage != "linear":
-        raise RunError(f"run {run.path} is at the {model.stage!r} stage, not 'linear'; run "
-                       f"kerascon train --stage linear --run {run.path} first, or drop --frozen")
-    if not frozen and model.stage not in ("ce", "joint"):
-        raise RunError(f"run {run.path} is at the {model.stage!r} stage, which trains no "
-                       f"classifier of its own; evaluate it with --frozen (after kerascon train "
-                       f"--stage linear --run {run.path})")
-    recorded = None
-    for stage in (model.stage, "linear", "ce", "joint", "contrastive"):
-        recorded = recorded or stage_config(run.path, stage)
-    if data is None:
-        if recorded is None:
-            raise RunError(f"run {run.path} records no data (no stages/*/config.yaml); "
-                           "pass --data PATH or --dataset NAME")
-        data, data_dir = recorded.data, data_dir or recorded.data_dir
-    if split == "recorded":
-        if recorded is not None and recorded.data == data and recorded.eval_split is None:
-            raise RunError(
-                f"run {run.path} was trained with --eval-split none, so it has no evaluation "
-                "split; pass --split SPLIT, or --data PATH --split none for held-out images"
-            )
-        split = recorded.eval_split if recorded is not None and recorded.data == data else "test"
-    if skip_corrupt is None:
-        skip_corrupt = bool(recorded and recorded.skip_corrupt)
-    if image_size is None:
-        image_size = _stage_image_size(run, model.stage)
-    source = open_source(data, split=split, data_dir=data_dir, skip_corrupt=skip_corrupt)
-    if source.num_classes > model.num_classes:
-        raise ValueError(f"dataset {source.name!r} has {source.num_classes} classes but the "
-                         f"classifier has {model.num_classes}; evaluate on the same label set")
-    model.compile(optimizer="sgd")
-    results = model.evaluate(eval_dataset(source, image_size, batch_size), verbose=0,
-                             return_dict=True)
-    report = {"top1": float(results["top1"]), "top5": float(results["top5"]),
-              "loss": float(results["loss"]), "examples": source.num_examples,
-              "dataset": source.name}
-    if source.skipped:
-        report["skipped_images"] = len(source.skipped)
-    return report
+    from kerascon.evaluation.run_eval import run_evaluation
+
+    result = run_evaluation(run_dir, data, split=split, data_dir=data_dir, frozen=frozen,
+                            batch_size=batch_size, skip_corrupt=skip_corrupt)
+    keys = ("top1", "top5", "loss", "examples", "dataset", "skipped_images")
+    return {k: result[k] for k in keys if k in result}
 
 
 def _stage_image_size(run: RunDirectory, stage: str) -> int:

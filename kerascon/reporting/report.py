@@ -1,0 +1,92 @@
+"""``kerascon report``: an HTML page with PNG figures comparing evaluated runs.
+
+Example:
+    >>> write_report(["runs/supcon", "runs/ce"], "report/")
+    PosixPath('report/index.html')
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kerascon.io import atomic_path, atomic_write_text
+from kerascon.reporting.collect import collect_runs, entries
+
+__all__ = ["require_matplotlib", "write_report"]
+
+MATPLOTLIB_MISSING = "matplotlib is not installed; pip install 'kerascon[report]'"
+
+
+def require_matplotlib():
+    """Import matplotlib for off-screen (Agg) rendering; a one-line error without it.
+
+    Example:
+        >>> require_matplotlib().__name__
+        'matplotlib'
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError(MATPLOTLIB_MISSING) from None
+    return matplotlib
+
+
+def _save(figure, path: Path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
+
+
+def _figures(runs, found):
+    """``[(heading, file name, figure)]`` in page order, leaving out empty figures."""
+    from kerascon.reporting import plots, plots_run
+
+    figures = [("Accuracy (top-1 and kNN top-1)", "accuracy.png", plots.accuracy_figure(found)),
+               ("Expected calibration error", "ece.png", plots.ece_figure(found)),
+               ("Accuracy per corruption", "corruptions.png", plots.corruption_figure(found)),
+               ("Accuracy and ECE against corruption severity", "severity.png",
+                plots.severity_figure(found)),
+               ("Reliability diagrams", "reliability.png", plots_run.reliability_figure(found)),
+               ("Embeddings (2-D PCA, coloured by label)", "embeddings.png",
+                plots_run.embedding_figure(found))]
+    for index, run in enumerate(runs):
+        figures.append((f"Training losses: {run.label}", f"loss-{index + 1}-{_slug(run.label)}.png",
+                        plots_run.loss_figure(run)))
+    return [(heading, name, figure) for heading, name, figure in figures if figure is not None]
+
+
+def write_report(run_dirs, output, title: str = "kerascon report") -> Path:
+    """Write ``output/index.html`` and its PNG figures for the given runs.
+
+    Reads what ``kerascon eval`` stored (``RUN/evaluations/*.json``) and the training
+    curves (``RUN/stages/<stage>/metrics.csv``). A run with no evaluation gets a note on
+    the page; a missing run, or runs with nothing to plot at all, is an error. Every file
+    is written atomically.
+
+    Example:
+        >>> write_report(["runs/supcon", "runs/ce"], "report/")
+        PosixPath('report/index.html')
+    """
+    require_matplotlib()
+    runs = collect_runs(run_dirs)
+    found = entries(runs)
+    figures = _figures(runs, found)
+    if not figures:
+        raise RuntimeError("none of the runs has an evaluation or training curves to plot; "
+                           "run kerascon eval --run RUN --knn --calibration --corruptions first")
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"--output {output} is a file; pass a folder for the report")
+    for _, name, figure in figures:
+        _save(figure, output / name)
+    notes = [f"{entry.label}: {entry.evaluation['mce_note']}" for entry in found
+             if entry.evaluation.get("mce_note")]
+    from kerascon.reporting.html import render_page
+
+    page = render_page(title, runs, found, [(heading, name) for heading, name, _ in figures],
+                       notes)
+    return atomic_write_text(output / "index.html", page)
