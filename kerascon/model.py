@@ -64,6 +64,9 @@ class SupConModel(StageStepMixin, keras.Model):
             :func:`kerascon.losses.supcon_loss`.
         use_labels: ``False`` trains with SimCLR's label-free loss.
         joint_weight: lambda, the weight of SupCon in the ``joint`` stage.
+        ce_weight: the weight of cross-entropy in the ``joint`` stage: the loss is
+            ``ce_weight * CE + joint_weight * SupCon``. Gunel et al. (ICLR 2021) weight
+            ``(1 - lambda) * CE + lambda * SupCon``: ``ce_weight=1 - lambda``.
         label_smoothing: for the cross-entropy stages.
         augmentation: a layer that makes views ``[B, V, ...]`` from a single-view batch
             inside the train step, e.g. :class:`~kerascon.view_layers.ViewAugmentation`
@@ -102,6 +105,7 @@ class SupConModel(StageStepMixin, keras.Model):
         contrast_mode="all",
         use_labels=True,
         joint_weight=1.0,
+        ce_weight=1.0,
         label_smoothing=0.0,
         augmentation=None,
         **kwargs,
@@ -136,6 +140,10 @@ class SupConModel(StageStepMixin, keras.Model):
         self.contrast_mode = contrast_mode
         self.use_labels = bool(use_labels)
         self.joint_weight = float(joint_weight)
+        self.ce_weight = float(ce_weight)
+        if self.joint_weight < 0 or self.ce_weight < 0:
+            raise ValueError(f"joint_weight and ce_weight must be >= 0, got {joint_weight} "
+                             f"and {ce_weight}")
         self.label_smoothing = float(label_smoothing)
         self.augmentation = augmentation
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -293,7 +301,7 @@ class SupConModel(StageStepMixin, keras.Model):
             logits = ops.cast(self.classifier(embedding), "float32")
             view_labels = ops.repeat(labels, views)
             ce = self._cross_entropy(logits, view_labels)
-            loss = ce + self.joint_weight * contrastive
+            loss = self.ce_weight * ce + self.joint_weight * contrastive
             return loss, logits, view_labels, {"ce_loss": ce, "supcon_loss": contrastive}
 
         if labels is None:
@@ -399,6 +407,7 @@ class SupConModel(StageStepMixin, keras.Model):
             "contrast_mode": self.contrast_mode,
             "use_labels": self.use_labels,
             "joint_weight": self.joint_weight,
+            "ce_weight": self.ce_weight,
             "label_smoothing": self.label_smoothing,
             "augmentation": (None if self.augmentation is None
                              else keras.saving.serialize_keras_object(self.augmentation)),

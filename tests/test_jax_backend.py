@@ -47,3 +47,11 @@ def test_supcon_model_stages_on_jax(jax_results):
 def test_data_parallel_matches_single_device_on_jax(jax_results):
     assert jax_results["devices"] == 2
     assert jax_results["data_parallel_max_diff"] < 1e-5
+
+
+def test_device_views_and_any_input_structure_on_jax(jax_results):
+    assert all(np.isfinite(jax_results["augmented_losses"]))
+    assert jax_results["augmentation_seed_advanced"]
+    assert all(np.isfinite(jax_results["dropout_view_losses"]))
+    assert jax_results["joint_text_logs"] == ["ce_loss", "loss", "supcon_loss", "top1", "top5"]
+    assert np.isfinite(jax_results["joint_text_loss"])

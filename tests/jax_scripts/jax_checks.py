@@ -91,4 +91,37 @@ keras.distribution.set_distribution(None)
 results["data_parallel_max_diff"] = float(max(
     np.max(np.abs(np.asarray(a) - np.asarray(b)))
     for a, b in zip(single.get_weights(), parallel.get_weights())))
+
+# Views made on the device from uint8 NumPy batches (the GPU input path).
+from kerascon.view_layers import RepeatViews, ViewAugmentation  # noqa: E402
+
+keras.utils.set_random_seed(2)
+augmented = SupConModel(tiny_model().encoder, 3, projection_dim=8, projection_hidden_dim=16,
+                        augmentation=ViewAugmentation(2, seed=0))
+raw = rng.integers(0, 256, size=(16, 8, 8, 3)).astype("uint8")
+augmented.compile(optimizer=keras.optimizers.SGD(0.1))
+history = augmented.fit(raw, y, batch_size=8, epochs=2, verbose=0)
+results["augmented_losses"] = [float(v) for v in history.history["loss"]]
+results["augmentation_seed_advanced"] = bool(np.any(
+    np.asarray(augmented.augmentation.seed_generator.state.value) != np.array([0, 0])))
+
+# A dict-input encoder with dropout views (SimCSE) and one view per example with labels.
+ids_in = keras.Input((6,), dtype="int32", name="token_ids")
+mask_in = keras.Input((6,), dtype="int32", name="padding_mask")
+h = keras.layers.Dropout(0.3)(keras.layers.Embedding(20, 8)(ids_in))
+h = h * keras.ops.expand_dims(keras.ops.cast(mask_in, "float32"), -1)
+text_encoder = keras.Model({"token_ids": ids_in, "padding_mask": mask_in},
+                           keras.ops.mean(h, axis=1))
+tokens = {"token_ids": rng.integers(1, 20, size=(16, 6)).astype("int32"),
+          "padding_mask": np.ones((16, 6), "int32")}
+dropout_views = SupConModel(text_encoder, 3, projection_dim=8, projection_hidden_dim=16,
+                            use_labels=False, augmentation=RepeatViews(2))
+dropout_views.compile(optimizer=keras.optimizers.SGD(0.1))
+results["dropout_view_losses"] = [float(v) for v in dropout_views.fit(
+    tokens, batch_size=8, epochs=2, verbose=0).history["loss"]]
+dropout_views.set_stage("joint")
+dropout_views.compile(optimizer=keras.optimizers.SGD(0.1))
+joint = dropout_views.fit(tokens, y, batch_size=8, epochs=1, verbose=0).history
+results["joint_text_logs"] = sorted(joint)
+results["joint_text_loss"] = float(joint["loss"][0])
 print(json.dumps(results))
