@@ -168,3 +168,27 @@ def test_knn_monitor_adds_knn_top1_to_logs():
     assert len(values) == 2
     assert all(0.0 <= v <= 1.0 for v in values)
     assert len(monitor.results) == 2
+
+
+def test_knn_monitor_every_n_epochs_keeps_csv_columns(tmp_path):
+    from kerascon.model import SupConModel
+
+    keras.utils.set_random_seed(1)
+    encoder = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
+                                keras.layers.GlobalAveragePooling2D()])
+    model = SupConModel(encoder, 3, projection_dim=4, projection_hidden_dim=8)
+    model.compile(optimizer="sgd")
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 255, (16, 2, 8, 8, 3)).astype("float32")
+    y = rng.integers(0, 3, 16)
+    single = tf.data.Dataset.from_tensor_slices((x[:, 0], y)).batch(8)
+    monitor = KNNMonitor(single, single, every=2, k=5)
+    csv = tmp_path / "log.csv"
+    model.fit(x, y, batch_size=8, epochs=4, verbose=0,
+              callbacks=[monitor, keras.callbacks.CSVLogger(str(csv))])
+    assert [epoch for epoch, _ in monitor.results] == [0, 1, 3]
+    rows = csv.read_text().splitlines()
+    assert "knn_top1" in rows[0].split(",")
+    column = rows[0].split(",").index("knn_top1")
+    cells = [r.split(",")[column] for r in rows[1:]]
+    assert cells[2] == "NA" and all(c != "NA" for i, c in enumerate(cells) if i != 2)

@@ -131,7 +131,8 @@ def _embed(model, dataset):
 class KNNMonitor(keras.callbacks.Callback):
     """Adds weighted-kNN accuracy of the encoder embeddings to the epoch logs.
 
-    Every ``every`` epochs, embeds ``train_data`` and ``test_data`` (datasets of
+    After the first epoch and then every ``every`` epochs (epochs ``every``,
+    ``2 * every``, ...), embeds ``train_data`` and ``test_data`` (datasets of
     single-view ``(images, labels)`` batches) with the model's ``"embedding"`` output
     and writes ``logs["knn_top1"]`` (and ``"knn_top5"`` with >= 5 classes), so
     ``History``, ``CSVLogger`` and ``TensorBoard`` record it. Place it before those
@@ -170,7 +171,9 @@ class KNNMonitor(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        # The first epoch is always evaluated: CSVLogger fixes its columns at the first
+        # epoch's logs (later epochs without the keys are written as NA).
+        if epoch > 0 and (epoch + 1) % self.every:
             return
         result = self.evaluate()
         self.results.append((epoch, result))
