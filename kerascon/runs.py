@@ -11,6 +11,7 @@
       stages/<stage>/checkpoint.keras, checkpoint.json   last finished epoch (atomic)
       stages/<stage>/metrics.csv  one line per checkpointed epoch
       stages/<stage>/logs/        TensorBoard
+      evaluations/<name>.json     written by kerascon eval (and <name>.npz: 2-D embeddings)
 """
 
 from __future__ import annotations
