@@ -77,6 +77,8 @@ def parse_args(argv=None):
                    help="save encoder + classifier weights (float16 shards) per method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
+    p.add_argument("--rescore", action="store_true",
+                   help="only recompute mCE / relative mCE of OUT/results.json")
     return p.parse_args(argv)
 
 
@@ -288,12 +290,14 @@ def add_mce(results):
             continue
         errors = robustness.corruption_errors(c["accuracy"])
         r["mce"] = robustness.mean_corruption_error(errors, ref_errors)["mce"]
-        try:
-            r["relative_mce"] = robustness.relative_mean_corruption_error(
-                errors, 1.0 - c["clean"]["accuracy"], ref_errors, ref_clean)["relative_mce"]
-        except ValueError as err:  # the reference loses no accuracy: undefined
-            r["relative_mce"] = None
-            r["relative_mce_note"] = str(err)
+        # Relative CE is undefined for a corruption under which the reference loses no
+        # accuracy (possible for small models): such corruptions are left out and named.
+        kept = [name for name in ref_errors
+                if sum(e - ref_clean for e in ref_errors[name].values()) > 1e-12]
+        r["relative_mce_excluded"] = sorted(set(ref_errors) - set(kept))
+        r["relative_mce"] = robustness.relative_mean_corruption_error(
+            {k: errors[k] for k in kept}, 1.0 - c["clean"]["accuracy"],
+            {k: ref_errors[k] for k in kept}, ref_clean)["relative_mce"] if kept else None
         r["mean_corruption_accuracy"] = float(np.mean(
             [v for per in c["accuracy"].values() for v in per.values()]))
 
@@ -301,6 +305,17 @@ def add_mce(results):
 # ---------------------------------------------------------------------------- main
 def main(argv=None):
     args = parse_args(argv)
+    if args.rescore:
+        path = os.path.join(args.out, "results.json")
+        with open(path) as f:
+            summary = json.load(f)
+        add_mce(summary["results"])
+        with open(path, "w") as f:
+            json.dump(summary, f, indent=1)
+        print(json.dumps({m: {k: r.get(k) for k in ("mce", "relative_mce",
+                                                     "relative_mce_excluded")}
+                          for m, r in summary["results"].items()}))
+        return
     args.method_list = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(args.method_list) - set(METHODS)
     if unknown:
