@@ -30,18 +30,26 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
     p.add_argument("--methods", default="ce,supcon")
+    p.add_argument("--lr-multipliers", default=",".join(f"{m:g}" for m in LR_MULTIPLIERS))
+    p.add_argument("--policies", default=",".join(repro.AUGMENT_POLICIES),
+                   help="augmentation policies compared at the default learning rate")
     known, rest = p.parse_known_args(argv)
     args = repro.parse_args(rest + ["--out", known.out, "--methods", known.methods])
+    args.lr_multipliers = [float(m) for m in known.lr_multipliers.split(",")]
+    args.policies = [name.strip() for name in known.policies.split(",")]
+    unknown = set(args.policies) - set(repro.AUGMENT_POLICIES)
+    if unknown:
+        raise SystemExit(f"unknown policies {sorted(unknown)}; choose from "
+                         f"{sorted(repro.AUGMENT_POLICIES)}")
     return args
 
 
-def settings():
-    for multiplier in LR_MULTIPLIERS:
+def settings(lr_multipliers, policies):
+    """(factor, label, lr multiplier, policy): one factor changed at a time from x1 simclr."""
+    for multiplier in lr_multipliers:
         yield "learning rate", f"x{multiplier:g}", multiplier, "simclr"
-    for policy in repro.AUGMENT_POLICIES:
-        if policy != "simclr":
-            yield "augmentation", policy, 1.0, policy
-    yield "augmentation", "simclr", 1.0, "simclr"
+    for policy in policies:
+        yield "augmentation", policy, 1.0, policy
 
 
 def plot(rows, path):
@@ -87,7 +95,7 @@ def main(argv=None):
     rows, started = [], time.perf_counter()
     done = set()
     for method in args.method_list:
-        for factor, label, multiplier, policy in settings():
+        for factor, label, multiplier, policy in settings(args.lr_multipliers, args.policies):
             args.augment = policy
             key = (method, multiplier, policy)
             if key in done:  # the default setting belongs to both factors: train it once
