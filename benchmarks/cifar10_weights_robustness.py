@@ -32,6 +32,8 @@ def main(argv=None):
     p.add_argument("--corruption-examples", type=int, default=1000)
     p.add_argument("--severities", default="1,2,3,4,5")
     p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--clean-examples", type=int, default=None,
+                   help="test images for the clean top-1 check (default: all)")
     p.add_argument("--out", required=True)
     cli = p.parse_args(argv)
     with open(os.path.join(cli.results, "results.json")) as f:
@@ -53,9 +55,10 @@ def main(argv=None):
         model.set_stage("linear" if method != "ce" else "ce")
         repro.load_weights(model, [os.path.join(cli.results, name)
                                    for name in gpu["weight_files"]])
-        logits = repro.predict_padded(model, x_test, cli.batch_size)["logits"]
-        top1 = float(np.mean(logits.argmax(axis=1) == y_test))
-        result = {"top1_gpu": gpu["top1"], "top1_reloaded_cpu": top1,
+        n = len(x_test) if cli.clean_examples is None else min(cli.clean_examples, len(x_test))
+        logits = repro.predict_padded(model, x_test[:n], cli.batch_size)["logits"]
+        top1 = float(np.mean(logits.argmax(axis=1) == y_test[:n]))
+        result = {"top1_gpu": gpu["top1"], "top1_reloaded_cpu": top1, "clean_examples": n,
                   "corruptions": repro.corruption_results(model, data, args)}
         print(f"[{method}] clean top-1 {top1:.4f} (GPU {gpu['top1']:.4f}); corrupted mean "
               f"{np.mean([v for d in result['corruptions']['accuracy'].values() for v in d.values()]):.4f}",
