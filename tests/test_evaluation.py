@@ -147,10 +147,11 @@ def test_validation_errors(call, match):
 
 
 # ---------------------------------------------------------------- KNNMonitor
-def test_knn_monitor_adds_knn_top1_to_logs():
+def tiny_model_and_data(seed):
+    """A compiled tiny SupConModel, its two-view batch (x, y) and a single-view dataset."""
     from kerascon.model import SupConModel
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     encoder = keras.Sequential([
         keras.Input((8, 8, 3)),
         keras.layers.Conv2D(4, 3, padding="same"),
@@ -158,10 +159,15 @@ def test_knn_monitor_adds_knn_top1_to_logs():
     ])
     model = SupConModel(encoder, 3, projection_dim=4, projection_hidden_dim=8)
     model.compile(optimizer="sgd")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     x = rng.uniform(0, 255, (16, 2, 8, 8, 3)).astype("float32")
     y = rng.integers(0, 3, 16)
     single = tf.data.Dataset.from_tensor_slices((x[:, 0], y)).batch(8)
+    return model, x, y, single
+
+
+def test_knn_monitor_adds_knn_top1_to_logs():
+    model, x, y, single = tiny_model_and_data(0)
     monitor = KNNMonitor(single, single, every=1, k=5)
     history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[monitor])
     values = history.history["knn_top1"]
@@ -171,17 +177,7 @@ def test_knn_monitor_adds_knn_top1_to_logs():
 
 
 def test_knn_monitor_every_n_epochs_keeps_csv_columns(tmp_path):
-    from kerascon.model import SupConModel
-
-    keras.utils.set_random_seed(1)
-    encoder = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
-                                keras.layers.GlobalAveragePooling2D()])
-    model = SupConModel(encoder, 3, projection_dim=4, projection_hidden_dim=8)
-    model.compile(optimizer="sgd")
-    rng = np.random.default_rng(1)
-    x = rng.uniform(0, 255, (16, 2, 8, 8, 3)).astype("float32")
-    y = rng.integers(0, 3, 16)
-    single = tf.data.Dataset.from_tensor_slices((x[:, 0], y)).batch(8)
+    model, x, y, single = tiny_model_and_data(1)
     monitor = KNNMonitor(single, single, every=2, k=5)
     csv = tmp_path / "log.csv"
     model.fit(x, y, batch_size=8, epochs=4, verbose=0,
