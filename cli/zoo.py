@@ -139,7 +139,7 @@ def convert(path, layout, arch, output, stem, width_multiplier, mean, std, class
     """
     from pathlib import Path
 
-    from kerascon.io import atomic_path
+    from kerascon.atomic_files import atomic_path
     from kerascon.zoo import from_torch
 
     if Path(output).suffix != ".keras":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerascon.io import atomic_path, atomic_write_json
+from kerascon.atomic_files import atomic_path, atomic_write_json
 
 __all__ = [
     "EVALUATIONS",

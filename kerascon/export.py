@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from kerascon.io import atomic_directory, atomic_path
+from kerascon.atomic_files import atomic_directory, atomic_path
 
 __all__ = [
     "embedding_input_signature",

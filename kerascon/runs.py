@@ -24,7 +24,7 @@ from pathlib import Path
 
 import keras
 
-from kerascon.io import atomic_path, atomic_write_json, atomic_write_text
+from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
 
 __all__ = ["RunDirectory", "RunError", "EpochCheckpoint", "STAGE_NAMES"]
 
@@ -104,7 +104,7 @@ class RunDirectory:
     def remove_temporaries(self) -> list:
         """Delete temporary files a killed writer left behind (``.NAME.*.tmp*``).
 
-        Atomic writes (:mod:`kerascon.io`) create their temporary file beside the
+        Atomic writes (:mod:`kerascon.atomic_files`) create their temporary file beside the
         destination and rename it at the end; a process killed in between leaves it.
         Only call this while no other process writes into the run.
         """

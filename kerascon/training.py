@@ -26,7 +26,7 @@ from kerascon.config import TrainConfig, normalize_split
 from kerascon.data import (EMBEDDED_DATASETS, from_image_folder, from_tfds, load_source,
                            multiview_dataset, single_view_dataset)
 from kerascon.distribute import is_chief, resolve_strategy
-from kerascon.io import atomic_path, atomic_write_text
+from kerascon.atomic_files import atomic_path, atomic_write_text
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.runs import EpochCheckpoint, RunDirectory, RunError

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from kerascon.io import atomic_path
+from kerascon.atomic_files import atomic_path
 from kerascon.zoo.pretrained import get_pretrained
 
 __all__ = [

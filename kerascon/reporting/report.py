@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kerascon.io import atomic_path, atomic_write_text
+from kerascon.atomic_files import atomic_path, atomic_write_text
 from kerascon.reporting.collect import collect_runs, entries
 
 __all__ = ["require_matplotlib", "write_report"]
