@@ -7,8 +7,8 @@ kerascon itself never needs this file.
 
 from __future__ import annotations
 
-import os
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np

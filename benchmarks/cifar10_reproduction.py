@@ -115,12 +115,12 @@ def build_model(method, args):
 
 
 def sgd(learning_rate, epochs, steps, weight_decay, warmup_epochs=1):
-    from kerascon.optimizers import SGD, WarmupCosineDecay
+    from kerascon.optimizers import CoupledDecaySGD, WarmupCosineDecay
 
     total = max(1, epochs * steps)
     warmup = min(total, warmup_epochs * steps) if epochs > 1 else 0
     schedule = WarmupCosineDecay(learning_rate, warmup_steps=warmup, total_steps=total)
-    return SGD(schedule, momentum=0.9, weight_decay=weight_decay)
+    return CoupledDecaySGD(schedule, momentum=0.9, weight_decay=weight_decay)
 
 
 class EpochClock:

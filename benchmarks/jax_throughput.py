@@ -156,7 +156,7 @@ def train_config(name, args, cifar):
 
     from kerascon.encoders import build_resnet
     from kerascon.model import SupConModel
-    from kerascon.optimizers import SGD
+    from kerascon.optimizers import CoupledDecaySGD
     from kerascon.view_layers import ViewAugmentation
 
     depth, stem, size, batch, host_images, epochs = TRAIN_CONFIGS[name]
@@ -175,7 +175,7 @@ def train_config(name, args, cifar):
                            input_shape=(size, size, 3))
     model = SupConModel(encoder, projection_dim=128, projection_hidden_dim=2048,
                         augmentation=ViewAugmentation(2, seed=0))
-    model.compile(optimizer=SGD(0.05, momentum=0.9, weight_decay=1e-4))
+    model.compile(optimizer=CoupledDecaySGD(0.05, momentum=0.9, weight_decay=1e-4))
     epoch_times = []
 
     class Clock(keras.callbacks.Callback):

@@ -11,8 +11,8 @@ linear stage of a contrastive run with the same architecture and settings.
 import argparse
 import json
 
-from kerascon.config import TrainConfig
-from kerascon.training import _new_model, _optimizer, _sources, _train_dataset, eval_dataset
+from kerascon.runs.config import TrainConfig
+from kerascon.runs.training import _new_model, _optimizer, _sources, _train_dataset, eval_dataset
 
 
 def main():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+
 from kerascon.cli.options import (
     add_options,
     data_options,
@@ -94,7 +95,7 @@ def evaluate(run_dir, data, dataset, data_dir, split, frozen, batch_size, skip_c
     if not corruptions and (corruption_types or reference):
         raise click.UsageError("--corruption-types and --reference need --corruptions")
     import_tensorflow_quietly()
-    from kerascon.evaluation.run_eval import CorruptionOptions, run_evaluation
+    from kerascon.runs.evaluation import CorruptionOptions, run_evaluation
 
     options = (CorruptionOptions(types=corruption_types, severities=severities,
                                  examples=corruption_examples) if corruptions else None)
@@ -103,6 +104,11 @@ def evaluate(run_dir, data, dataset, data_dir, split, frozen, batch_size, skip_c
                              batch_size=batch_size, frozen=frozen, skip_corrupt=skip_corrupt,
                              knn=knn, knn_k=knn_k, calibration=calibration, corruptions=options,
                              reference=reference)
+    if results.get("mce_note"):
+        from kerascon.cli.hints import render_error
+        from kerascon.runs.evaluation_corruptions import MCE_NOTE
+
+        results["mce_note"] = render_error(MCE_NOTE)
     if as_json:
         click.echo(json.dumps(results))
         return

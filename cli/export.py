@@ -30,7 +30,7 @@ def export(run_dir, output, export_format):
     """
     import_tensorflow_quietly()
     from kerascon.export import export_keras, export_saved_model
-    from kerascon.training import image_size_of, load_run_model
+    from kerascon.runs.records import image_size_of, load_run_model
 
     model = load_run_model(run_dir)
     if export_format == "keras":

@@ -18,8 +18,8 @@ def freeze(run_dir):
     """Write RUN/encoder/encoder.keras: preprocessing + encoder, frozen."""
     import_tensorflow_quietly()
     from kerascon.export import export_keras
-    from kerascon.runs import RunDirectory
-    from kerascon.training import load_run_model
+    from kerascon.runs.directory import RunDirectory
+    from kerascon.runs.records import load_run_model
 
     model = load_run_model(run_dir)
     encoder = model.embedding_model()

@@ -13,6 +13,8 @@ import sys
 
 import click
 
+from kerascon.cli.hints import render_error
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Errors the library raises on purpose, with a message that names the problem and the fix
@@ -33,8 +35,8 @@ Examples:
 
 
 def one_line(error: BaseException) -> str:
-    """The line of an exception's message that says what went wrong."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    """The line of an exception's message that says what went wrong (hints as flags)."""
+    lines = [line.strip() for line in render_error(error).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
     if type(error).__module__.startswith("tensorflow") and len(lines) > 1:

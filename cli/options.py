@@ -64,3 +64,28 @@ def import_tensorflow_quietly():
                 os.dup2(saved, stderr_fd)
     finally:
         os.close(saved)
+
+
+class LibraryChoice(click.Choice):
+    """A ``click.Choice`` whose names are read from a library table on first use.
+
+    For tables in modules that load TensorFlow: ``--help`` of other commands stays quick.
+
+    Example:
+        >>> LibraryChoice("kerascon.zoo.torch_import", "LAYOUTS")
+    """
+
+    def __init__(self, module: str, attribute: str):
+        self._source = (module, attribute)
+        super().__init__(())
+
+    @property
+    def choices(self):
+        import importlib
+
+        module, attribute = self._source
+        return tuple(getattr(importlib.import_module(module), attribute))
+
+    @choices.setter
+    def choices(self, value):  # click.Choice assigns it in __init__
+        pass

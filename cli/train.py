@@ -7,8 +7,15 @@ from pathlib import Path
 
 import click
 
-from kerascon.cli.options import (add_options, data_options, import_tensorflow_quietly,
-                                   json_option, resolve_data)
+from kerascon.choices import AUGMENT_POLICIES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
+from kerascon.cli.options import (
+    add_options,
+    data_options,
+    import_tensorflow_quietly,
+    json_option,
+    resolve_data,
+)
+from kerascon.stages import STAGE_NAMES, STAGES
 
 EXAMPLES = """\b
 Examples:
@@ -31,12 +38,12 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--stage", type=click.Choice(["contrastive", "linear", "joint", "ce"]),
+@click.option("--stage", type=click.Choice(STAGE_NAMES),
               default=None, help="Training stage (default: contrastive; with --resume: the "
                                  "run's unfinished stage).")
 @click.option("--arch", default=None, help="Encoder architecture, e.g. resnet18, resnet50 "
                                            "(see `kerascon zoo list`).")
-@click.option("--stem", type=click.Choice(["cifar", "imagenet"]), default=None)
+@click.option("--stem", type=click.Choice(STEMS), default=None)
 @click.option("--width-multiplier", type=float, default=None)
 @add_options(data_options)
 @click.option("--split", default=None,
@@ -57,11 +64,10 @@ Examples:
 @click.option("--views", type=int, default=None)
 @click.option("--image-size", type=int, default=None)
 @click.option("--temperature", type=float, default=None)
-@click.option("--loss", type=click.Choice(["supcon", "simclr"]), default=None)
-@click.option("--augment", type=click.Choice(["simclr", "randaugment", "autoaugment", "stacked",
-                                               "flip_crop", "none"]), default=None,
+@click.option("--loss", type=click.Choice(LOSSES), default=None)
+@click.option("--augment", type=click.Choice(AUGMENT_POLICIES), default=None,
               help="Augmentation policy (default: simclr; flip_crop for --stage linear).")
-@click.option("--optimizer", type=click.Choice(["sgd", "lars", "rmsprop"]), default=None)
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--weight-decay", type=float, default=None)
 @click.option("--warmup-epochs", type=int, default=None)
@@ -73,8 +79,7 @@ Examples:
                    "architecture, preprocessing and head replace --arch.")
 @click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
               help="Batch-norm statistics over all replicas (distributed pretraining).")
-@click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker", "tpu"]),
-              default=None)
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file with the same keys as these options; options override it.")
 @click.option("--resume", is_flag=True,
@@ -92,8 +97,8 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
     learning rate, images/s, ETA) and one line per epoch go to stderr.
     """
     import_tensorflow_quietly()
-    from kerascon.runs import RunError
-    from kerascon.training import resolve_config, run_stage
+    from kerascon.runs.directory import RunError
+    from kerascon.runs.training import resolve_config, run_stage
 
     options["data"] = resolve_data(data, dataset)
     if output_dir and run_dir:
@@ -118,7 +123,7 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
     if not quiet and not as_json:
         from kerascon.cli.progress import RichProgress
 
-        views = config.views if config.stage in ("contrastive", "joint") else 1
+        views = config.views if STAGES[config.stage].multiview else 1
         callbacks.append(RichProgress(images_per_step=config.batch_size * views))
     metrics = run_stage(config, target, resume=resume, overwrite=overwrite, callbacks=callbacks)
     if as_json:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-_LAYOUTS = ("supcontrast", "torchvision")
-
+from kerascon.choices import STEMS
+from kerascon.cli.options import LibraryChoice
 
 EXAMPLES = """\b
 Examples:
@@ -119,12 +119,12 @@ def download_command(name, force):
 
 @zoo.command("convert")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--layout", type=click.Choice(_LAYOUTS), default="supcontrast", show_default=True,
+@click.option("--layout", type=LibraryChoice("kerascon.zoo.torch_import", "LAYOUTS"), default="supcontrast", show_default=True,
               help="Key layout of the PyTorch checkpoint.")
 @click.option("--arch", default=None, help="ResNet name (default: guessed from the checkpoint).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               help="Where to write the Keras model (.keras).")
-@click.option("--stem", type=click.Choice(("cifar", "imagenet")), default=None,
+@click.option("--stem", type=click.Choice(STEMS), default=None,
               help="Encoder stem (default: from conv1's kernel size).")
 @click.option("--width-multiplier", type=float, default=None,
               help="Default: conv1 output channels / 64.")

@@ -1,19 +1,20 @@
 """kerascon: Supervised Contrastive Learning for Keras 3 and TensorFlow.
 
 The main names are available at the top level (imported on first use, so that
-``import kerascon`` and the command line start quickly)::
+``import kerascon`` and the command line start quickly). Keras finds kerascon's classes in
+a ``.keras`` file once their modules are imported: load with :func:`kerascon.load_model`
+(or import ``kerascon.model`` before ``keras.saving.load_model``).
 
-Keras finds kerascon's classes in a ``.keras`` file once their modules are imported: load
-with :func:`kerascon.load_model` (or import ``kerascon.model`` before
-``keras.saving.load_model``).
+Example:
+    >>> import kerascon
+    >>> model = kerascon.SupConModel.from_architecture("resnet18", num_classes=10)
+    >>> loss = kerascon.supcon_loss(np.zeros((4, 2, 8), "float32"))
 
-    import kerascon
-    model = kerascon.SupConModel.from_architecture("resnet18", num_classes=10)
-    loss = kerascon.supcon_loss(features, labels)
-
-Submodules: ``losses``, ``layers``, ``model``, ``encoders``, ``data``, ``augment``,
-``optimizers``, ``export``, ``text`` (keras-hub text encoders, extra ``kerascon[text]``),
-``training``, ``zoo``.
+Submodules: ``losses``, ``layers``, ``model``, ``stages``, ``encoders``, ``data``,
+``augment``, ``optimizers``, ``evaluation``, ``distribute``, ``export``, ``text`` (keras-hub
+text encoders, extra ``kerascon[text]``). Built on them: ``kerascon.zoo`` (pretrained
+weights), ``kerascon.runs`` (run directories, training and evaluating a run),
+``kerascon.reporting`` and ``kerascon.cli``.
 """
 
 import importlib
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "SupConModel": "kerascon.model",
-    "STAGES": "kerascon.model",
+    "STAGES": "kerascon.stages",
     "supcon_loss": "kerascon.losses",
     "simclr_loss": "kerascon.losses",
     "SupConLoss": "kerascon.losses",
@@ -32,25 +33,14 @@ _EXPORTS = {
     "L2Normalize": "kerascon.layers",
     "LARS": "kerascon.optimizers",
     "WarmupCosineDecay": "kerascon.optimizers",
-    "TrainConfig": "kerascon.config",
+    "load_model": "kerascon.saving",
 }
-_SUBMODULES = ("augment", "config", "data", "encoders", "export", "layers", "losses", "model",
-               "optimizers", "text", "training", "zoo")
+# The core library (tier 1, docs/ARCHITECTURE.md). kerascon.zoo, kerascon.runs,
+# kerascon.reporting and kerascon.cli build on it and are imported by their full names.
+_SUBMODULES = ("augment", "choices", "data", "distribute", "encoders", "errors", "evaluation",
+               "export", "layers", "losses", "model", "optimizers", "saving", "stages", "text")
 
-__all__ = sorted(_EXPORTS) + list(_SUBMODULES) + ["load_model"]
-
-
-def load_model(path, **kwargs):
-    """``keras.saving.load_model`` with every kerascon class registered first.
-
-    Example:
-        >>> model = kerascon.load_model("runs/digits/model.keras")
-    """
-    import keras
-
-    for module in ("layers", "losses", "model", "optimizers", "text"):
-        importlib.import_module(f"kerascon.{module}")
-    return keras.saving.load_model(path, **kwargs)
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 
 
 def __getattr__(name):

@@ -7,7 +7,14 @@ import os
 
 import tensorflow as tf
 
-__all__ = ["resolve_strategy", "is_chief"]
+from kerascon.choices import STRATEGIES
+from kerascon.errors import KerasconError, Setting
+
+__all__ = ["STRATEGIES", "StrategyError", "resolve_strategy", "is_chief"]
+
+
+class StrategyError(KerasconError, RuntimeError):
+    """The requested strategy cannot run here (no TPU, no cluster description)."""
 
 
 def _find_tpu():
@@ -37,17 +44,16 @@ def resolve_strategy(name: str = "auto") -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
-            raise RuntimeError(
+            raise StrategyError(
                 "strategy 'multiworker' needs TF_CONFIG describing the cluster; "
-                "set TF_CONFIG on every worker or use --strategy mirrored"
-            )
+                "set TF_CONFIG on every worker or use {0}", Setting("strategy", "mirrored"))
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         resolver = _find_tpu()
         if resolver is None:
-            raise RuntimeError(
-                "no TPU found; run on a TPU VM (or set TPU_NAME) or use --strategy auto"
-            )
+            raise StrategyError(
+                "no TPU found; run on a TPU VM (or set TPU_NAME) or use {0}",
+                Setting("strategy", "auto"))
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
@@ -59,9 +65,7 @@ def resolve_strategy(name: str = "auto") -> tf.distribute.Strategy:
         if len(tf.config.list_logical_devices("GPU")) > 1:
             return resolve_strategy("mirrored")
         return tf.distribute.get_strategy()
-    raise ValueError(
-        f"unknown strategy {name!r}; choose auto, default, mirrored, multiworker or tpu"
-    )
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
 def is_chief() -> bool:

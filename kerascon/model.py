@@ -9,12 +9,9 @@ from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas
 from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
 from kerascon.losses import _check_hyperparameters, supcon_loss
 from kerascon.model_inputs import describe_encoder_inputs
+from kerascon.stages import STAGES, get_stage
 
 __all__ = ["SupConModel", "STAGES"]
-
-STAGES = ("contrastive", "linear", "joint", "ce")
-_STAGES_WITH_CLASSIFIER = ("linear", "joint", "ce")
-_MULTIVIEW_STAGES = ("contrastive", "joint")
 
 
 def _feature_dim(encoder):
@@ -167,7 +164,7 @@ class SupConModel(StageStepMixin, keras.Model):
             >>> model = SupConModel.from_architecture("resnet18", num_classes=10,
             ...                                       stem="cifar", width_multiplier=0.5)
         """
-        from kerascon.zoo import build_encoder
+        from kerascon.encoders import build_encoder
 
         encoder = build_encoder(name, stem=stem, width_multiplier=width_multiplier)
         if sync_batch_norm:
@@ -197,8 +194,7 @@ class SupConModel(StageStepMixin, keras.Model):
         head in ``contrastive`` and ``joint``, the classifier in ``linear``, ``joint`` and
         ``ce``. ``num_classes`` adds a classifier if the model has none.
         """
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+        table = get_stage(stage)
         if num_classes is not None:
             if self.classifier is None:
                 self._add_classifier(num_classes)
@@ -207,16 +203,16 @@ class SupConModel(StageStepMixin, keras.Model):
                     f"the model already has a classifier for {self.num_classes} classes, "
                     f"not {num_classes}; build a new SupConModel for another label set"
                 )
-        if stage in _STAGES_WITH_CLASSIFIER and self.classifier is None:
+        if table.has_classifier and self.classifier is None:
             raise ValueError(
                 f"stage {stage!r} needs a classifier: pass num_classes to SupConModel(...) "
                 f"or to set_stage({stage!r}, num_classes=N)"
             )
         self.stage = stage
-        self.encoder.trainable = stage != "linear"
-        self.projection_head.trainable = stage in _MULTIVIEW_STAGES
+        self.encoder.trainable = table.trains_encoder
+        self.projection_head.trainable = table.trains_projection
         if self.classifier is not None:
-            self.classifier.trainable = stage in _STAGES_WITH_CLASSIFIER
+            self.classifier.trainable = table.has_classifier
 
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__ from the encoder's feature size.
@@ -226,7 +222,7 @@ class SupConModel(StageStepMixin, keras.Model):
     def _encode(self, inputs, training):
         """One view per example ([N, H, W, C] raw images, or any encoder input) -> [N, D]."""
         x = inputs if self.preprocessing is None else self.preprocessing(inputs)
-        encoder_training = bool(training) and self.stage != "linear"
+        encoder_training = bool(training) and STAGES[self.stage].trains_encoder
         return self.encoder(x, training=encoder_training)
 
     def call(self, inputs, training=False):
@@ -276,8 +272,8 @@ class SupConModel(StageStepMixin, keras.Model):
         labels = None if y is None else ops.reshape(ops.cast(y, "int32"), (-1,))
         x = self._make_views(x, training)
         spec = self._encoder_inputs
-        if self.stage in _MULTIVIEW_STAGES:
-            if labels is None and (self.use_labels or self.stage == "joint"):
+        if STAGES[self.stage].multiview:
+            if labels is None and (self.use_labels or STAGES[self.stage].has_classifier):
                 raise ValueError(
                     f"the {self.stage} stage with labels needs (inputs, labels) batches; "
                     "pass use_labels=False to SupConModel for label-free SimCLR"
@@ -296,7 +292,7 @@ class SupConModel(StageStepMixin, keras.Model):
             projections = self.projection_head(embedding)
             projections = ops.reshape(projections, (-1, views, projections.shape[-1]))
             contrastive = self._contrastive_loss(projections, labels)
-            if self.stage == "contrastive":
+            if not STAGES[self.stage].has_classifier:
                 return contrastive, None, None, {}
             logits = ops.cast(self.classifier(embedding), "float32")
             view_labels = ops.repeat(labels, views)
@@ -310,7 +306,7 @@ class SupConModel(StageStepMixin, keras.Model):
             labels = ops.repeat(labels, spec.num_views(x))
             x = spec.merge_views(x)
         embedding = self._encode(x, training)
-        if self.stage == "linear":
+        if not STAGES[self.stage].trains_encoder:
             embedding = ops.stop_gradient(embedding)
         logits = ops.cast(self.classifier(embedding), "float32")
         return self._cross_entropy(logits, labels), logits, labels, {}
@@ -319,7 +315,7 @@ class SupConModel(StageStepMixin, keras.Model):
         """Single-view batch -> views through ``augmentation`` (see the class docstring)."""
         if self.augmentation is None or self._encoder_inputs.is_multiview(x):
             return x
-        if self.stage in _MULTIVIEW_STAGES or training:
+        if STAGES[self.stage].multiview or training:
             return self.augmentation(x)
         return x
 
@@ -329,7 +325,7 @@ class SupConModel(StageStepMixin, keras.Model):
         metrics = [self.loss_tracker]
         if self.stage == "joint":
             metrics += [self.ce_loss_tracker, self.supcon_loss_tracker]
-        if self.stage in _STAGES_WITH_CLASSIFIER:
+        if STAGES[self.stage].has_classifier:
             metrics += [self.top1, self.top5]
         return metrics
 
@@ -391,7 +387,9 @@ class SupConModel(StageStepMixin, keras.Model):
 
     # ------------------------------------------------------------------ serialization
     def get_config(self):
-        return {
+        # keras.Model.get_config of a subclassed model gives name, trainable and dtype.
+        config = super().get_config()
+        config.update({
             "name": self.name,
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "preprocessing": (None if self.preprocessing is None
@@ -411,7 +409,8 @@ class SupConModel(StageStepMixin, keras.Model):
             "label_smoothing": self.label_smoothing,
             "augmentation": (None if self.augmentation is None
                              else keras.saving.serialize_keras_object(self.augmentation)),
-        }
+        })
+        return config
 
     @classmethod
     def from_config(cls, config):

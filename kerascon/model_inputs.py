@@ -11,10 +11,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["InputSpec", "describe_encoder_inputs"]
+__all__ = ["EncoderInputs", "describe_encoder_inputs"]
 
 
-class InputSpec:
+class EncoderInputs:
     """What the encoder takes: its input structure and the rank of each tensor.
 
     Example:
@@ -98,11 +98,11 @@ class InputSpec:
 
 
 def describe_encoder_inputs(encoder):
-    """:class:`InputSpec` of a functional encoder's declared inputs (images otherwise)."""
+    """:class:`EncoderInputs` of a functional encoder's declared inputs (images otherwise)."""
     structure = None
     if isinstance(encoder, keras.Model):
         try:
             structure = encoder.input
         except (AttributeError, ValueError):
             structure = None
-    return InputSpec(structure)
+    return EncoderInputs(structure)

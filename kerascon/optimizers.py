@@ -6,7 +6,7 @@ Supervised Contrastive Learning (Khosla et al., 2020) and SimCLR (Chen et al.,
 * :class:`LARS`, Layer-wise Adaptive Rate Scaling (You et al., 2017), written after
   SimCLR's ``lars_optimizer.py``: coupled L2 weight decay plus a per-layer trust
   ratio, with biases and batch-norm parameters left out of both;
-* :class:`SGD`, momentum SGD with *coupled* L2 weight decay, as PyTorch's
+* :class:`CoupledDecaySGD`, momentum SGD with *coupled* L2 weight decay, as PyTorch's
   ``torch.optim.SGD(weight_decay=...)`` used by the SupCon authors' code;
 * :class:`WarmupCosineDecay`, a linear warmup followed by a cosine decay;
 * :func:`scale_learning_rate`, the ``lr × batch / 256`` rule;
@@ -33,9 +33,11 @@ import numbers
 import keras
 from keras import ops
 
+from kerascon.choices import OPTIMIZERS
+
 __all__ = [
     "LARS",
-    "SGD",
+    "CoupledDecaySGD",
     "WarmupCosineDecay",
     "build_optimizer",
     "scale_learning_rate",
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`build_optimizer`.
-OPTIMIZER_NAMES = ("sgd", "lars", "rmsprop")
+OPTIMIZER_NAMES = OPTIMIZERS
 
 
 # --------------------------------------------------------------------------- helpers
@@ -315,7 +317,7 @@ class LARS(_CoupledDecayMomentum):
 
 
 @keras.saving.register_keras_serializable(package="kerascon")
-class SGD(_CoupledDecayMomentum):
+class CoupledDecaySGD(_CoupledDecayMomentum):
     """Momentum SGD with *coupled* L2 weight decay, as PyTorch's ``torch.optim.SGD``.
 
     The SupCon authors train with ``torch.optim.SGD(lr, momentum, weight_decay)``,
@@ -350,8 +352,8 @@ class SGD(_CoupledDecayMomentum):
 
     Example:
 
-    >>> from kerascon.optimizers import SGD
-    >>> opt = SGD(learning_rate=0.05, momentum=0.9, weight_decay=1e-4)
+    >>> from kerascon.optimizers import CoupledDecaySGD
+    >>> opt = CoupledDecaySGD(learning_rate=0.05, momentum=0.9, weight_decay=1e-4)
     """
 
     def __init__(
@@ -528,7 +530,7 @@ def scale_learning_rate(base_lr, batch_size, rule="linear", base_batch=256):
 def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nesterov=False, **kw):
     """Builds an optimizer by name: ``"sgd"``, ``"lars"`` or ``"rmsprop"``.
 
-    * ``"sgd"``: :class:`SGD`, momentum SGD with *coupled* L2 weight decay as in
+    * ``"sgd"``: :class:`CoupledDecaySGD`, momentum SGD with *coupled* L2 weight decay as in
       PyTorch (the SupCon authors' optimizer); rank ≤ 1 variables are not decayed.
     * ``"lars"``: :class:`LARS` with coupled L2 weight decay and trust ratio, as in
       SimCLR. Extra keywords (``eta``, ``exclude_from_weight_decay``, ...) pass on.
@@ -562,7 +564,7 @@ def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nes
     _check_learning_rate(learning_rate)
     weight_decay = _check_weight_decay(weight_decay)
     if key == "sgd":
-        return SGD(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, **kw)
+        return CoupledDecaySGD(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, **kw)
     if key == "lars":
         return LARS(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, **kw)
     if nesterov:
@@ -573,3 +575,7 @@ def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nes
         weight_decay=weight_decay or None,
         **kw,
     )
+
+
+# Files saved before the rename name the class "kerascon>SGD"; they still load.
+keras.saving.get_custom_objects().setdefault("kerascon>SGD", CoupledDecaySGD)

@@ -14,6 +14,7 @@ from kerascon.augment import (
     make_augmentation,
     make_eval_transform,
 )
+from kerascon.augment import ops as augment_ops
 
 
 def _image(h=40, w=50, seed=0, dtype=np.uint8):
@@ -102,11 +103,11 @@ def test_autoaugment_policy_table():
     for sub in AUTOAUGMENT_IMAGENET_POLICY:
         assert len(sub) == 2
         for op, prob, mag in sub:
-            assert op in A._OPS and 0.0 <= prob <= 1.0 and (mag is None or 0 <= mag <= 9)
+            assert op in augment_ops._OPS and 0.0 <= prob <= 1.0 and (mag is None or 0 <= mag <= 9)
 
 
 def _op(name, image, magnitude=0.0):
-    return A._apply_op(tf.constant(image, tf.float32), tf.constant(A._OP_INDEX[name]), tf.constant(magnitude)).numpy()
+    return augment_ops._apply_op(tf.constant(image, tf.float32), tf.constant(augment_ops._OP_INDEX[name]), tf.constant(magnitude)).numpy()
 
 
 def test_individual_ops():

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from kerascon.cli.main import main
-from kerascon.config import TrainConfig
-from kerascon.training import run_stage
+from kerascon.runs.config import TrainConfig
+from kerascon.runs.training import run_stage
 
 COMMON = ["--data", "embedded:digits", "--image-size", "8", "--batch-size", "32",
           "--projection-dim", "8", "--projection-hidden-dim", "16", "--quiet"]

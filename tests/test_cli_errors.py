@@ -4,11 +4,11 @@ tracebacks only with --debug or KERASCON_DEBUG=1, and nothing written on bad inp
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-
-import kerascon.training
-from kerascon.cli.main import main
-from kerascon.config import ConfigError
 from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
+
+import kerascon.data.dispatch
+from kerascon.cli.main import main
+from kerascon.errors import ConfigError
 
 TINY = ["--arch", "cli_test_cnn", "--image-size", "8", "--batch-size", "32",
         "--projection-dim", "8", "--projection-hidden-dim", "16", "--epochs", "1",
@@ -69,7 +69,7 @@ def write_folder(root, classes, per_class=2):
 @pytest.fixture
 def offline(monkeypatch):
     """No network, whatever the machine has: TFDS must not try to download."""
-    monkeypatch.setattr(kerascon.training, "_online", lambda *args, **kwargs: False)
+    monkeypatch.setattr(kerascon.data.dispatch, "_online", lambda *args, **kwargs: False)
 
 
 @pytest.mark.parametrize("args,expected", [

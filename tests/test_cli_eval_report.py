@@ -11,8 +11,9 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from kerascon.cli.main import main
 from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
+
+from kerascon.cli.main import main
 
 TINY = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "16",
         "--batch-size", "32", "--projection-dim", "8", "--projection-hidden-dim", "16",

@@ -10,9 +10,9 @@ import os
 import numpy as np
 from click.testing import CliRunner
 from PIL import Image
+from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
 
 from kerascon.cli.main import main
-from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
 
 SMALL = ["--arch", "cli_test_cnn", "--image-size", "8", "--batch-size", "32",
          "--projection-dim", "8", "--projection-hidden-dim", "16"]

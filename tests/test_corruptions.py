@@ -29,6 +29,8 @@ from kerascon.evaluation import (
     relative_mean_corruption_error,
 )
 from kerascon.evaluation import corruptions as C
+from kerascon.evaluation.corruptions import _common as common
+from kerascon.evaluation.corruptions import blur, digital, weather
 
 # Corruptions without randomness: the seed must not matter.
 DETERMINISTIC = {"defocus_blur", "zoom_blur", "brightness", "contrast", "pixelate",
@@ -153,7 +155,7 @@ def test_elastic_local_displacement_grows_while_affine_jitter_shrinks():
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
     local, affine = [], []
     for severity in range(1, 6):
-        (ay, ax), (ys, xs) = C._elastic_positions(16, h, w, severity, seed=0)
+        (ay, ax), (ys, xs) = digital._elastic_positions(16, h, w, severity, seed=0)
         local.append(np.sqrt(np.mean((ys - gy) ** 2 + (xs - gx) ** 2)))
         affine.append(np.sqrt(np.mean((ay - gy) ** 2 + (ax - gx) ** 2)))
     assert local[0] == 0.0 and all(np.diff(local) > 0), local
@@ -260,18 +262,18 @@ def test_filters_match_scipy():
     for sigma in (0.25, 0.4, 1.3):  # skimage gaussian: mode 'nearest', truncate 4
         expected = np.stack([ndimage.gaussian_filter(a, (sigma, sigma, 0), mode="nearest")
                              for a in x])
-        np.testing.assert_allclose(C._gaussian_blur(tf.constant(x), sigma).numpy(), expected,
+        np.testing.assert_allclose(common._gaussian_blur(tf.constant(x), sigma).numpy(), expected,
                                    atol=1e-12)
-    for severity, (radius, alias) in enumerate(C._DEFOCUS_BLUR, start=1):
-        kernel = C._disk_kernel(radius, alias)
+    for severity, (radius, alias) in enumerate(blur._DEFOCUS_BLUR, start=1):
+        kernel = blur._disk_kernel(radius, alias)
         assert kernel.sum() == pytest.approx(1.0)
         expected = np.stack([np.stack([ndimage.correlate(a[..., ch], kernel, mode="mirror")
                                        for ch in range(3)], -1) for a in x])
-        got = C._correlate2d(tf.constant(x), kernel, "reflect101").numpy()
+        got = blur._correlate2d(tf.constant(x), kernel, "reflect101").numpy()
         np.testing.assert_allclose(got, expected, atol=1e-12)
     # radius 0.3 keeps only the centre: the kernel is the 3x3 Gaussian of sigma 0.4
     g = np.exp(-np.array([1.0, 0.0, 1.0]) / (2 * 0.4**2))
-    np.testing.assert_allclose(C._disk_kernel(0.3, 0.4), np.outer(g, g) / g.sum() ** 2)
+    np.testing.assert_allclose(blur._disk_kernel(0.3, 0.4), np.outer(g, g) / g.sum() ** 2)
     # bilinear sampling with scipy's 'reflect' and 'mirror' borders, positions off the image
     rng = np.random.default_rng(0)
     ys, xs = rng.uniform(-3, 35, (2, 32, 32)), rng.uniform(-3, 35, (2, 32, 32))
@@ -279,7 +281,7 @@ def test_filters_match_scipy():
         expected = np.stack([np.stack([
             ndimage.map_coordinates(x[n, ..., ch], [ys[n], xs[n]], order=1, mode=scipy_mode)
             for ch in range(3)], -1) for n in range(2)])
-        got = C._bilinear(tf.constant(x), ys, xs, mode).numpy()
+        got = common._bilinear(tf.constant(x), ys, xs, mode).numpy()
         np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
@@ -289,7 +291,7 @@ def test_glass_blur_shuffle_matches_the_reference_loop():
     steps = (h - 2 * delta) * (w - 2 * delta)
     offsets = rng.integers(-delta, delta, size=(3, iterations, steps, 2))
     images = rng.integers(0, 256, size=(3, h, w, 3)).astype(np.uint8)
-    source = C._glass_source(offsets, h, w, delta)
+    source = blur._glass_source(offsets, h, w, delta)
     for n in range(3):
         x = images[n].copy()
         for it in range(iterations):  # the reference loop, numpy-view "swap" included
@@ -305,8 +307,8 @@ def test_glass_blur_shuffle_matches_the_reference_loop():
 def test_glass_blur_follows_the_reference_recipe():
     ndimage = pytest.importorskip("scipy.ndimage")
     images = IMAGES[:3]
-    for severity, (sigma, delta, iterations) in enumerate(C._GLASS_BLUR, start=1):
-        offsets = C._glass_offsets(3, 32, 32, delta, iterations, seed=2)
+    for severity, (sigma, delta, iterations) in enumerate(blur._GLASS_BLUR, start=1):
+        offsets = blur._glass_offsets(3, 32, 32, delta, iterations, seed=2)
         expected = []
         for n, a in enumerate(images):  # make_cifar_c.glass_blur with these offsets
             x = np.uint8(ndimage.gaussian_filter(a / 255.0, (sigma, sigma, 0),
@@ -324,7 +326,7 @@ def test_glass_blur_follows_the_reference_recipe():
 
 
 def test_motion_blur_is_imagemagick_one_sided_gaussian():
-    weights, dy, dx = C._motion_blur_taps(6, 2.0, np.array([0.0, 90.0]))
+    weights, dy, dx = common._motion_blur_taps(6, 2.0, np.array([0.0, 90.0]))
     assert len(weights) == 13  # 2 * ceil(radius) + 1
     expected = np.exp(-np.arange(13.0) ** 2 / 8)
     np.testing.assert_allclose(weights, expected / expected.sum())
@@ -333,7 +335,7 @@ def test_motion_blur_is_imagemagick_one_sided_gaussian():
     np.testing.assert_array_equal(dy[1], np.arange(13))  # angle 90: down the column
     np.testing.assert_array_equal(dx[1], 0)
     x = IMAGES[:2].astype(np.float64)
-    out = C._motion_blur(tf.constant(x), 6, 2.0, np.array([0.0, 90.0])).numpy()
+    out = common._motion_blur(tf.constant(x), 6, 2.0, np.array([0.0, 90.0])).numpy()
     idx = np.minimum(np.arange(32)[:, None] + np.arange(13)[None, :], 31)  # edge repeated
     along_rows = np.einsum("k,hwkc->hwc", weights, x[0][:, idx])
     along_cols = np.einsum("k,hkwc->hwc", weights, x[1][idx])
@@ -350,7 +352,7 @@ def test_fog_and_snow_follow_their_formulas():
         assert out.min() == pytest.approx(v * v / (v + thickness), abs=1 / 255)
         assert out.max() == pytest.approx(v, abs=1 / 255)
     assert np.all(C.fog(np.zeros((1, 32, 32, 3), np.uint8), 5) == 0)  # max_val 0: stays black
-    maps = C._plasma_fractal(C._UniformDraws(tf.constant([1, 2], tf.int64), 15), 3, 32, 2.0)
+    maps = weather._plasma_fractal(weather._UniformDraws(tf.constant([1, 2], tf.int64), 15), 3, 32, 2.0)
     np.testing.assert_allclose(maps.min(axis=(1, 2)), 0)
     np.testing.assert_allclose(maps.max(axis=(1, 2)), 1)
     # snow only adds flakes to the whitened image

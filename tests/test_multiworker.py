@@ -1,6 +1,6 @@
 """Two worker processes on 127.0.0.1 with TF_CONFIG and MultiWorkerMirroredStrategy.
 
-Both workers train the same contrastive stage through kerascon.training.run_stage with
+Both workers train the same contrastive stage through kerascon.runs.training.run_stage with
 strategy="multiworker". They must end with identical weights, equal to one process that
 trains on the global batch, and only the chief writes the run directory.
 """
@@ -22,8 +22,8 @@ WORKER = textwrap.dedent("""
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import keras, numpy as np
     from kerascon.zoo import register_architecture
-    from kerascon.config import TrainConfig
-    from kerascon.training import run_stage
+    from kerascon.runs.config import TrainConfig
+    from kerascon.runs.training import run_stage
 
     @register_architecture("multiworker_test_cnn")
     def build(stem="cifar", width_multiplier=1.0, **kwargs):

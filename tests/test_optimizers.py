@@ -14,7 +14,7 @@ import tensorflow as tf
 from kerascon.optimizers import (
     LARS,
     OPTIMIZER_NAMES,
-    SGD,
+    CoupledDecaySGD,
     WarmupCosineDecay,
     build_optimizer,
     scale_learning_rate,
@@ -285,25 +285,25 @@ def test_lars_under_mirrored_strategy_matches_single_device(two_replica_strategy
 def test_sgd_coupled_weight_decay_matches_pytorch_formula():
     weights, grads = _random_problem(seed=6)
     for momentum, nesterov in [(0.9, False), (0.9, True), (0.0, False)]:
-        opt = SGD(0.1, momentum=momentum, weight_decay=0.05, nesterov=nesterov, exclude_from_weight_decay=["head"])
+        opt = CoupledDecaySGD(0.1, momentum=momentum, weight_decay=0.05, nesterov=nesterov, exclude_from_weight_decay=["head"])
         got = _run_keras(opt, weights, grads)
         want = torch_sgd_reference(weights, grads, 0.1, momentum=momentum, weight_decay=0.05, nesterov=nesterov,
                                    decay={"kernel": True, "bias": False, "head_kernel": False})
         _assert_close(got, want)
     with pytest.raises(ValueError, match="momentum"):
-        SGD(0.1, momentum=1.5)
+        CoupledDecaySGD(0.1, momentum=1.5)
 
 
 def test_sgd_without_decay_equals_keras_sgd_at_constant_lr():
     weights, grads = _random_problem(seed=7)
-    ours = _run_keras(SGD(0.1, momentum=0.9, weight_decay=0.0, nesterov=True), weights, grads)
+    ours = _run_keras(CoupledDecaySGD(0.1, momentum=0.9, weight_decay=0.0, nesterov=True), weights, grads)
     theirs = _run_keras(keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True), weights, grads)
     _assert_close(ours, theirs)
 
 
 def test_sgd_exclude_vectors_false_decays_bias():
     weights, grads = _random_problem(seed=8)
-    got = _run_keras(SGD(0.1, momentum=0.9, weight_decay=0.05, exclude_vectors=False), weights, grads)
+    got = _run_keras(CoupledDecaySGD(0.1, momentum=0.9, weight_decay=0.05, exclude_vectors=False), weights, grads)
     want = torch_sgd_reference(weights, grads, 0.1, momentum=0.9, weight_decay=0.05, nesterov=False,
                                decay={"kernel": True, "bias": True, "head_kernel": True})
     _assert_close(got, want)
@@ -366,7 +366,7 @@ def test_warmup_cosine_validation():
 
 def test_build_optimizer_each_name():
     sgd = build_optimizer("sgd", 0.1, momentum=0.8, weight_decay=1e-4, nesterov=True)
-    assert isinstance(sgd, SGD) and sgd.momentum == 0.8 and sgd.nesterov and sgd.weight_decay_rate == 1e-4
+    assert isinstance(sgd, CoupledDecaySGD) and sgd.momentum == 0.8 and sgd.nesterov and sgd.weight_decay_rate == 1e-4
     lars = build_optimizer("LARS", 0.1, weight_decay=1e-6, eta=0.002)
     assert isinstance(lars, LARS) and lars.eta == 0.002 and lars.weight_decay_rate == 1e-6
     rms = build_optimizer(" rmsprop ", 0.01, momentum=0.9, weight_decay=0.0)

@@ -38,7 +38,6 @@ __all__ = [
     "from_image_folder",
     "from_arrays",
     "from_npz",
-    "load_source",
 ]
 
 logger = logging.getLogger("kerascon.data")
@@ -527,61 +526,3 @@ def from_npz(path, *, split: str | None = None, name: str | None = None) -> Data
     if num_classes is None and np.size(all_labels) and np.issubdtype(np.asarray(all_labels).dtype, np.number):
         num_classes = int(np.max(all_labels)) + 1  # from all splits, so train/test agree
     return from_arrays(images, labels, class_names=class_names, num_classes=num_classes, name=stem)
-
-
-# --------------------------------------------------------------------------- dispatch
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) or os.path.isabs(spec)
-
-
-def load_source(
-    spec: str,
-    split: str | None = None,
-    data_dir: str | None = None,
-    *,
-    on_error: str = "raise",
-) -> DataSource:
-    """Open a data source from a string, as the CLI does.
-
-    * ``"digits"`` / ``"embedded:<name>"`` -> :func:`~kerascon.data.load_embedded`
-      (``split`` default ``"train"``);
-    * an existing directory -> :func:`from_image_folder`; with a ``split`` the
-      folder must contain a ``<split>/`` subfolder (``root/train/<class>/...``),
-      with ``split=None`` the directory itself holds the class folders;
-    * a path ending in ``.npz`` -> :func:`from_npz` (``split=None`` = all examples);
-    * anything else -> :func:`from_tfds` with ``data_dir`` (``split`` default ``"train"``).
-
-    Example::
-
-        load_source("embedded:digits", split="test")
-        load_source("/data/pets", split="train")          # /data/pets/train/<class>/...
-        load_source("cifar10", split="test", data_dir="/data/tfds")
-    """
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"data source must be a non-empty string, got {spec!r}")
-    spec = spec.strip()
-    from kerascon.data.embedded import EMBEDDED_DATASETS, load_embedded
-
-    lowered = spec.lower()
-    if lowered.startswith("embedded:"):
-        return load_embedded(spec.split(":", 1)[1], split=split or "train")
-    if lowered in EMBEDDED_DATASETS and not os.path.exists(spec):
-        return load_embedded(lowered, split=split or "train")
-    expanded = os.path.expanduser(spec)
-    if os.path.isdir(expanded):
-        if split is None:
-            return from_image_folder(expanded, on_error=on_error)
-        sub = os.path.join(expanded, split)
-        if not os.path.isdir(sub):
-            raise ValueError(
-                f"split {split!r} requested but '{os.path.abspath(sub)}' is not a folder; use "
-                f"'{os.path.abspath(expanded)}/{split}/<class>/<image>' or split=None to read the folder as is"
-            )
-        return from_image_folder(sub, on_error=on_error)
-    if lowered.endswith(".npz"):
-        return from_npz(expanded, split=split)
-    if _looks_like_path(spec):
-        raise FileNotFoundError(f"data source not found: '{os.path.abspath(expanded)}'")
-    return from_tfds(spec, split=split or "train", data_dir=data_dir)

@@ -29,11 +29,8 @@ import math
 import numpy as np
 
 from kerascon.evaluation.calibration import expected_calibration_error
-from kerascon.evaluation.corruptions import (
-    CORRUPTIONS,
-    _check_images,
-    corrupted_batches,
-)
+from kerascon.evaluation.corruptions._common import _check_images
+from kerascon.evaluation.corruptions.dispatch import CORRUPTIONS, corrupted_batches
 from kerascon.evaluation.metrics import _check_labels, _check_scores
 
 __all__ = [

@@ -1,6 +1,6 @@
 """What a report shows of each run: its stored evaluations and its training curves.
 
-Reads ``RUN/evaluations/*.json`` (written by ``kerascon eval``) and
+Reads ``RUN/evaluations/*.json`` (stored evaluations, :mod:`kerascon.runs.evaluation`) and
 ``RUN/stages/<stage>/metrics.csv`` (one row per epoch); imports neither Keras nor
 TensorFlow.
 """
@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kerascon.evaluation_store import read_evaluations
+from kerascon.errors import KerasconError, RunError, Setting, Step
+from kerascon.runs.evaluation_store import read_evaluations
 
 __all__ = ["Entry", "RunSummary", "collect_runs", "entries"]
 
@@ -59,6 +60,10 @@ def _read_curves(path: Path) -> dict:
     return columns
 
 
+class RunNotFoundError(KerasconError, FileNotFoundError):
+    """A run directory given to the report does not exist."""
+
+
 def _labels(paths) -> list:
     """Shortest trailing path parts that tell the runs apart (``a/run``, ``b/run``)."""
     parts = [Path(os.path.abspath(p)).parts for p in paths]
@@ -69,9 +74,12 @@ def _labels(paths) -> list:
     return [str(p) for p in paths]
 
 
-def _suggestion(path: Path) -> str:
-    frozen = " --frozen" if (path / "stages" / "linear" / "config.yaml").is_file() else ""
-    return f"kerascon eval{frozen} --run {path} --knn --calibration --corruptions"
+def _suggestion(path: Path) -> Step:
+    settings = [Setting("run_dir", str(path))]
+    if (path / "stages" / "linear" / "config.yaml").is_file():
+        settings.append(Setting("frozen", True))
+    settings += [Setting("knn", True), Setting("calibration", True), Setting("corruptions", True)]
+    return Step("evaluate", tuple(settings))
 
 
 def collect_runs(paths) -> list:
@@ -85,8 +93,8 @@ def collect_runs(paths) -> list:
     paths = [Path(p) for p in paths]
     for path in paths:
         if not path.is_dir():
-            raise FileNotFoundError(f"run directory {path} does not exist; pass run directories "
-                                    "written by `kerascon train --output`")
+            raise RunNotFoundError(f"run directory {path} does not exist; pass run directories "
+                                   "written by {0}", Step("train", (Setting("output_dir"),)))
     summaries = []
     for label, path in zip(_labels(paths), paths):
         run = RunSummary(label=label, path=path, evaluations=read_evaluations(path))
@@ -95,7 +103,7 @@ def collect_runs(paths) -> list:
             if csv_path.is_file():
                 run.curves[stage] = _read_curves(csv_path)
         if not run.evaluations:
-            run.messages.append(f"no evaluation yet; run {_suggestion(path)}")
+            run.messages.append(str(RunError("no evaluation yet; run {0}", _suggestion(path))))
         if not run.curves:
             run.messages.append("no training curves (no stages/<stage>/metrics.csv)")
         summaries.append(run)

@@ -69,7 +69,7 @@ def render_page(title: str, runs, entries, figures, notes=()) -> str:
         notes: extra lines for the top of the page.
 
     Example:
-        >>> page = render_page("kerascon report", runs, entries, [("Accuracy", "accuracy.png")])
+        >>> page = render_page("kerascon: evaluated runs", runs, entries, [("Accuracy", "accuracy.png")])
     """
     head = (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>")

@@ -13,7 +13,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from kerascon.evaluation_store import load_embedding_sample
+from kerascon.runs.evaluation_store import load_embedding_sample
 
 __all__ = ["embedding_figure", "loss_figure", "reliability_figure"]
 

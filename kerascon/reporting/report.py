@@ -1,4 +1,4 @@
-"""``kerascon report``: an HTML page with PNG figures comparing evaluated runs.
+"""An HTML page with PNG figures comparing evaluated runs.
 
 Example:
     >>> write_report(["runs/supcon", "runs/ce"], "report/")
@@ -11,11 +11,16 @@ import re
 from pathlib import Path
 
 from kerascon.atomic_files import atomic_path, atomic_write_text
+from kerascon.errors import KerasconError, Placeholder, RunError, Setting, Step
 from kerascon.reporting.collect import collect_runs, entries
 
 __all__ = ["require_matplotlib", "write_report"]
 
 MATPLOTLIB_MISSING = "matplotlib is not installed; pip install 'kerascon[report]'"
+
+
+class ReportPathError(KerasconError, FileExistsError):
+    """The report's destination is a file, not a folder."""
 
 
 def require_matplotlib():
@@ -59,10 +64,10 @@ def _figures(runs, found):
     return [(heading, name, figure) for heading, name, figure in figures if figure is not None]
 
 
-def write_report(run_dirs, output, title: str = "kerascon report") -> Path:
+def write_report(run_dirs, output, title: str = "kerascon: evaluated runs") -> Path:
     """Write ``output/index.html`` and its PNG figures for the given runs.
 
-    Reads what ``kerascon eval`` stored (``RUN/evaluations/*.json``) and the training
+    Reads the stored evaluations (``RUN/evaluations/*.json``) and the training
     curves (``RUN/stages/<stage>/metrics.csv``). A run with no evaluation gets a note on
     the page; a missing run, or runs with nothing to plot at all, is an error. Every file
     is written atomically.
@@ -76,11 +81,14 @@ def write_report(run_dirs, output, title: str = "kerascon report") -> Path:
     found = entries(runs)
     figures = _figures(runs, found)
     if not figures:
-        raise RuntimeError("none of the runs has an evaluation or training curves to plot; "
-                           "run kerascon eval --run RUN --knn --calibration --corruptions first")
+        raise RunError("none of the runs has an evaluation or training curves to plot; run {0} "
+                       "first", Step("evaluate", (Setting("run_dir", Placeholder("RUN")),
+                                                 Setting("knn", True), Setting("calibration", True),
+                                                 Setting("corruptions", True))))
     output = Path(output)
     if output.exists() and not output.is_dir():
-        raise FileExistsError(f"--output {output} is a file; pass a folder for the report")
+        raise ReportPathError(f"{{0}} {output} is a file; pass a folder for the report",
+                              Setting("output"))
     for _, name, figure in figures:
         _save(figure, output / name)
     notes = [f"{entry.label}: {entry.evaluation['mce_note']}" for entry in found

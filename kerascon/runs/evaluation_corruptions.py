@@ -1,4 +1,4 @@
-"""The corruption-robustness section of a run evaluation (``kerascon eval --corruptions``).
+"""The corruption-robustness section of a run evaluation.
 
 Accuracy and ECE of the classifier on corrupted copies of the evaluated images, per
 corruption and severity, and the corruption errors of Hendrycks & Dietterich (2019):
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerascon.errors import ConfigError, KerasconError, Placeholder, Setting
 from kerascon.evaluation.corruptions import CORRUPTIONS
 from kerascon.evaluation.outputs import softmax
 from kerascon.evaluation.robustness import (
@@ -28,8 +29,10 @@ from kerascon.evaluation.robustness import (
 __all__ = ["CorruptionOptions", "corruption_section", "matching_corruptions"]
 
 CALIBRATION_BINS = 15
-MCE_NOTE = ("mCE and relative mCE need a reference run's errors (the paper uses the "
-            "cross-entropy model); pass --reference RUN")
+#: Why an evaluation without a reference run has no mCE (a template: {0} is the hint).
+MCE_NOTE = KerasconError("mCE and relative mCE need a reference run's errors (the paper uses "
+                         "the cross-entropy model); pass {0}",
+                         Setting("reference", Placeholder("RUN")))
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,19 @@ class CorruptionOptions:
             if name not in CORRUPTIONS:
                 close = difflib.get_close_matches(str(name), CORRUPTIONS, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                raise ValueError(f"unknown corruption {name!r} in --corruption-types; {hint}"
-                                 f"choose from {', '.join(CORRUPTIONS)}")
+                raise ConfigError(f"unknown corruption {name!r} in {{0}}; {hint}"
+                                  f"choose from {', '.join(CORRUPTIONS)}",
+                                  Setting("corruption_types"))
         severities = tuple(int(s) for s in self.severities)
         if not severities or any(not 1 <= s <= 5 for s in severities):
-            raise ValueError(f"severities must be integers in 1..5, got {self.severities}; "
-                             "pass e.g. --severities 1,2,3,4,5")
+            raise ConfigError(f"severities must be integers in 1..5, got {self.severities}; "
+                              "pass e.g. {0}", Setting("severities", Placeholder("1,2,3,4,5")))
         if len(set(types)) != len(types) or len(set(severities)) != len(severities):
-            raise ValueError("--corruption-types and --severities must not repeat a value")
+            raise ConfigError("{0} and {1} must not repeat a value",
+                              Setting("corruption_types"), Setting("severities"))
         if int(self.examples) < 1:
-            raise ValueError(f"--corruption-examples must be >= 1, got {self.examples}")
+            raise ConfigError(f"{{0}} must be >= 1, got {self.examples}",
+                              Setting("corruption_examples"))
         return replace(self, types=types, severities=severities, examples=int(self.examples))
 
 
@@ -161,7 +167,7 @@ def corruption_section(model, images, labels, options: CorruptionOptions, *, dat
     result = {"corruptions": section,
               "mean_corruption_error": float(np.mean(_flat_errors(measured["accuracy"])))}
     if reference is None:
-        result["mce_note"] = MCE_NOTE
+        result["mce_note"] = str(MCE_NOTE)
         return result
     figures, per_corruption = _normalised(corruption_errors(measured["accuracy"]),
                                           1.0 - measured["clean"]["accuracy"], reference)

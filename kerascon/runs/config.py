@@ -1,4 +1,8 @@
-"""Typed training configuration: one dataclass, unknown keys rejected."""
+"""Typed training configuration: one dataclass, unknown keys rejected.
+
+Importing it loads neither Keras nor TensorFlow: the choices it checks come from the
+library's own tables (:mod:`kerascon.stages`, :data:`LOSSES`, :data:`STRATEGIES`...).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,12 @@ from typing import Any, Optional
 
 import yaml
 
-from kerascon.model import STAGES
+from kerascon.choices import AUGMENT_POLICIES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
+from kerascon.data.splits import normalize_split
+from kerascon.errors import ConfigError, Setting
+from kerascon.stages import STAGE_NAMES
 
 __all__ = ["TrainConfig", "ConfigError", "normalize_split"]
-
-LOSSES = ("supcon", "simclr")
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is invalid; the message says which and how to fix it."""
-
-
-def normalize_split(split: Optional[str]) -> Optional[str]:
-    """``"none"`` (any case) or an empty string mean no split: the data as a whole."""
-    if split is None or (isinstance(split, str) and split.strip().lower() in ("none", "")):
-        return None
-    return str(split)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,14 +68,12 @@ class TrainConfig:
     skip_corrupt: bool = False
 
     def __post_init__(self):
-        if self.stage not in STAGES:
-            raise ConfigError(f"unknown stage {self.stage!r}; choose one of {', '.join(STAGES)}")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"unknown loss {self.loss!r}; choose supcon or simclr")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(
-                f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
-            )
+        for name, choices in (("stage", STAGE_NAMES), ("loss", LOSSES), ("stem", STEMS),
+                              ("augment", AUGMENT_POLICIES), ("optimizer", OPTIMIZERS),
+                              ("strategy", STRATEGIES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of "
+                                  f"{', '.join(choices)}")
         for name in ("epochs", "batch_size", "views", "image_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -91,8 +82,8 @@ class TrainConfig:
             raise ConfigError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
         if not self.temperature > 0:
             raise ConfigError(
-                f"temperature must be > 0, got {self.temperature}; the paper uses 0.1"
-            )
+                f"temperature must be > 0, got {self.temperature}; the paper uses {{0}}",
+                Setting("temperature", 0.1))
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
@@ -138,7 +129,8 @@ class TrainConfig:
         """
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist; check the --config path")
+            raise ConfigError(f"config file {path} does not exist; check {{0}}",
+                              Setting("config_file"))
         try:
             values = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
@@ -151,7 +143,7 @@ class TrainConfig:
             if key not in names:
                 close = difflib.get_close_matches(key, names, n=1)
                 hint = (f"; did you mean {close[0]!r}?" if close else
-                        "; keys are the option names of `kerascon train --help`")
+                        "; keys are the fields of kerascon.runs.config.TrainConfig")
                 raise ConfigError(f"unknown configuration key {key!r}{hint} (in {path})")
         return values
 

@@ -1,10 +1,11 @@
 """Evaluations stored in a run: ``RUN/evaluations/<name>.json`` and its ``<name>.npz``.
 
-The JSON object is what ``kerascon eval --json`` prints; the ``.npz`` beside it holds the
-2-D embedding sample (``points`` float32 [N, 2], ``labels`` int64 [N]). Both are written
-atomically. An evaluation of the same model on the same examples keeps the sections of
-an earlier one that it did not recompute (e.g. ``eval --knn`` then ``eval --corruptions``).
-This module imports neither Keras nor TensorFlow, so ``kerascon report`` starts quickly.
+The JSON object is the result of :func:`kerascon.runs.evaluation.run_evaluation`; the
+``.npz`` beside it holds the 2-D embedding sample (``points`` float32 [N, 2], ``labels``
+int64 [N]). Both are written atomically. An evaluation of the same model on the same
+examples keeps the sections of an earlier one that it did not recompute (e.g. kNN first,
+corruptions later). This module imports neither Keras nor TensorFlow, so reports start
+quickly.
 """
 
 from __future__ import annotations

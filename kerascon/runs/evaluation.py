@@ -1,8 +1,8 @@
 """Evaluate a run directory: classifier accuracy, kNN, calibration, corruption robustness.
 
-This is what ``kerascon eval`` calls. The model runs once over the evaluated split; every
+The command line's evaluation calls this. The model runs once over the evaluated split; every
 figure comes from those outputs (and, for kNN, one pass over the training split). The
-result is stored as ``RUN/evaluations/<name>.json`` (see :mod:`kerascon.evaluation_store`).
+result is stored as ``RUN/evaluations/<name>.json`` (see :mod:`kerascon.runs.evaluation_store`).
 
 Example:
     >>> result = run_evaluation("runs/digits", frozen=True, knn=True, calibration=True,
@@ -26,16 +26,16 @@ from kerascon.evaluation.outputs import (
     softmax,
     subset_indices,
 )
-from kerascon.evaluation.run_corruptions import (
+from kerascon.runs.directory import RunDirectory
+from kerascon.runs.evaluation_corruptions import (
     CALIBRATION_BINS,
     CorruptionOptions,
     corruption_section,
     matching_corruptions,
 )
-from kerascon.evaluation.run_inputs import EvalInputs, resolve_inputs, training_source
-from kerascon.evaluation_store import model_fingerprint, read_evaluations, write_evaluation
-from kerascon.runs import RunDirectory
-from kerascon.training import eval_dataset
+from kerascon.runs.evaluation_inputs import EvalInputs, resolve_inputs, training_source
+from kerascon.runs.evaluation_store import model_fingerprint, read_evaluations, write_evaluation
+from kerascon.runs.training import eval_dataset
 
 __all__ = ["CALIBRATION_BINS", "EMBEDDING_SAMPLE", "CorruptionOptions", "run_evaluation"]
 

@@ -5,13 +5,14 @@
     RUN/
       model.keras                 the model after the latest finished stage
       metrics.json                final metrics of every finished stage (last epoch)
-      encoder/encoder.keras       frozen encoder written by `kerascon freeze`
-      export/                     SavedModel written by `kerascon export`
+      encoder/encoder.keras       the frozen encoder (model.embedding_model(), saved)
+      export/                     the SavedModel (kerascon.export.export_saved_model)
       stages/<stage>/config.yaml  the resolved configuration of that stage
       stages/<stage>/checkpoint.keras, checkpoint.json   last finished epoch (atomic)
       stages/<stage>/metrics.csv  one line per checkpointed epoch
       stages/<stage>/logs/        TensorBoard
-      evaluations/<name>.json     written by kerascon eval (and <name>.npz: 2-D embeddings)
+      evaluations/<name>.json     stored evaluations (and <name>.npz: 2-D embeddings),
+                                  see kerascon.runs.evaluation
 """
 
 from __future__ import annotations
@@ -25,14 +26,10 @@ from pathlib import Path
 import keras
 
 from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
+from kerascon.errors import RunError, Setting, Step
+from kerascon.stages import STAGE_NAMES
 
 __all__ = ["RunDirectory", "RunError", "EpochCheckpoint", "STAGE_NAMES"]
-
-STAGE_NAMES = ("contrastive", "joint", "ce", "linear")
-
-
-class RunError(RuntimeError):
-    """A run directory is missing, incomplete or would be overwritten."""
 
 
 class RunDirectory:
@@ -77,17 +74,20 @@ class RunDirectory:
     def require_model(self, for_stage: str | None = None) -> Path:
         """The path of ``model.keras``; a one-line RunError saying what to run otherwise."""
         if not self.path.is_dir():
-            raise RunError(f"run directory {self.path} does not exist; pass the --output of a "
-                           "`kerascon train` run")
+            raise RunError(f"run directory {self.path} does not exist; pass the {{0}} of a "
+                           "training run", Setting("output_dir"))
         if not self.model_path.is_file():
             unfinished = self.unfinished_stage()
             if unfinished is not None:
                 raise RunError(f"run {self.path} has no model.keras: its {unfinished} stage did "
-                               f"not finish; continue it with kerascon train --run {self.path} "
-                               f"--stage {unfinished} --resume")
+                               "not finish; continue it with {0}",
+                               Step("train", (Setting("run_dir", str(self.path)),
+                                              Setting("stage", unfinished),
+                                              Setting("resume", True))))
             need = "an encoder for the linear stage" if for_stage == "linear" else "a model"
             raise RunError(f"run {self.path} has no model.keras, so it has no {need}; train "
-                           f"its first stage with kerascon train --output {self.path}")
+                           "its first stage with {0}",
+                           Step("train", (Setting("output_dir", str(self.path)),)))
         return self.model_path
 
     def finished_stages(self) -> list:
@@ -142,12 +142,12 @@ class RunDirectory:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves model and optimizer after every epoch, atomically, for ``--resume``.
+    """Saves model and optimizer after every epoch, atomically, so a run can resume.
 
     The ``.keras`` file is written under a temporary name and renamed; the small JSON
     state (finished epochs and every epoch's logs) is written the same way afterwards, so
     the pair on disk always describes a complete epoch. ``metrics.csv`` (one row per
-    epoch) is rewritten from that state, so after a kill and ``--resume`` it holds exactly
+    epoch) is rewritten from that state, so after a kill and a resume it holds exactly
     the checkpointed epochs: no row of the epoch in progress, none twice.
 
     Args:

@@ -1,0 +1,26 @@
+"""The names a user chooses from, one table each, importable without TensorFlow.
+
+The modules that implement each choice validate against these tables, the training
+configuration checks them, and front ends (the command line) offer them as their choices,
+so a new name is added in one place. Stages have their own table in :mod:`kerascon.stages`.
+
+Example:
+    >>> "lars" in OPTIMIZERS, AUGMENT_POLICIES[0]
+    (True, 'simclr')
+"""
+
+from __future__ import annotations
+
+__all__ = ["AUGMENT_POLICIES", "LOSSES", "OPTIMIZERS", "STEMS", "STRATEGIES"]
+
+#: Augmentation policies of :func:`kerascon.augment.make_augmentation`.
+AUGMENT_POLICIES: tuple[str, ...] = ("simclr", "randaugment", "autoaugment", "stacked",
+                                     "flip_crop", "none")
+#: Contrastive losses: ``supcon`` uses the labels; ``simclr`` is its label-free case.
+LOSSES: tuple[str, ...] = ("supcon", "simclr")
+#: Optimizers of :func:`kerascon.optimizers.build_optimizer`.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "lars", "rmsprop")
+#: ResNet stems: ``cifar`` (3x3 conv, no pooling) or ``imagenet`` (7x7/2 conv + max pool).
+STEMS: tuple[str, ...] = ("cifar", "imagenet")
+#: Distribution strategies of :func:`kerascon.distribute.resolve_strategy`.
+STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker", "tpu")

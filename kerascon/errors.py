@@ -1,0 +1,140 @@
+"""Errors that say what went wrong and how to fix it, in one line, for any front end.
+
+A library error names the problem and a fix. The fix refers to settings (the arguments
+and :class:`~kerascon.runs.config.TrainConfig` fields a user changes) and to steps (run a
+training stage, evaluate a run) as structured *hints*, not as words of one front end: the
+message a Python user reads says ``split=None``; the command line renders the same hint as
+its own option (:mod:`kerascon.cli.hints`). So nothing below the command line speaks of
+flags or commands.
+
+Example:
+    >>> error = ConfigError("temperature must be > 0, got 0; set {0}", Setting("temperature", 0.1))
+    >>> str(error)
+    'temperature must be > 0, got 0; set temperature=0.1'
+    >>> error.render(lambda hint: f"<{hint.name}>")
+    'temperature must be > 0, got 0; set <temperature>'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DataNotFoundError",
+    "KerasconError",
+    "Placeholder",
+    "RunError",
+    "Setting",
+    "Step",
+    "python_words",
+]
+
+_SWITCH = object()  # a setting named without a value: `data`, not `data=...`
+
+
+class Placeholder(str):
+    """A value the user fills in (``PATH``, ``DIR``, ``RUN``): shown as it is, unquoted."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting to change: ``Setting("split", None)``, ``Setting("resume", True)``.
+
+    ``value`` left out names the setting alone (``Setting("data")``).
+    """
+
+    name: str
+    value: object = _SWITCH
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _SWITCH
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step to take first: an action (``"train"``, ``"evaluate"``, ``"report"``,
+    ``"freeze"``, ``"export"``) with the settings it needs.
+
+    Example:
+        >>> python_words(Step("train", (Setting("stage", "linear"), Setting("run_dir", "runs/a"))))
+        "run_stage(stage='linear', run_dir='runs/a')"
+    """
+
+    action: str
+    settings: tuple = field(default_factory=tuple)
+
+
+#: The library function that performs each action, for Python users.
+ACTION_FUNCTIONS = {
+    "train": "run_stage",
+    "evaluate": "run_evaluation",
+    "report": "write_report",
+    "freeze": "export_keras",
+    "export": "export_saved_model",
+}
+
+
+def _python_value(value) -> str:
+    return str(value) if isinstance(value, Placeholder) else repr(value)
+
+
+def python_words(hint) -> str:
+    """A hint in a Python user's words: ``split=None``, ``run_stage(stage='linear')``."""
+    if isinstance(hint, Setting):
+        return f"{hint.name}={_python_value(hint.value)}" if hint.has_value else hint.name
+    if isinstance(hint, Step):
+        arguments = ", ".join(python_words(setting) for setting in hint.settings)
+        return f"{ACTION_FUNCTIONS.get(hint.action, hint.action)}({arguments})"
+    return str(hint)
+
+
+class KerasconError(Exception):
+    """Base of kerascon's errors on bad input: ``"problem; fix"`` with structured hints.
+
+    Args:
+        template: the message, with ``{0}``, ``{1}``... where the hints go (other braces
+            are left as they are; no ``str.format`` escaping needed).
+        *hints: :class:`Setting` and :class:`Step` objects (or plain strings).
+
+    Example:
+        >>> raise RunError("run {0} has no model.keras; train its first stage: {1}",
+        ...                Placeholder("runs/a"), Step("train", (Setting("output_dir", "runs/a"),)))
+        Traceback (most recent call last):
+        ...
+        kerascon.errors.RunError: run runs/a has no model.keras; train its first stage: run_stage(output_dir='runs/a')
+    """
+
+    def __init__(self, template: str, *hints):
+        self.template = template
+        self.hints = hints
+        super().__init__(self.render(python_words))
+
+    def render(self, words: Callable[[object], str]) -> str:
+        """The message with every hint written by ``words`` (one front end's wording)."""
+        # Only {0}, {1}... are hint slots: other braces in the text (a user's value) stay.
+        return re.sub(r"\{(\d+)\}", lambda match: words(self.hints[int(match.group(1))]),
+                      self.template) if self.hints else self.template
+
+    def __reduce__(self):
+        return (type(self), (self.template, *self.hints))
+
+
+class ConfigError(KerasconError, ValueError):
+    """A configuration value or key is invalid."""
+
+
+class DataError(KerasconError, ValueError):
+    """Data cannot be used as given: an empty folder, a corrupt image, one class..."""
+
+
+class DataNotFoundError(KerasconError, FileNotFoundError):
+    """A data path does not exist."""
+
+
+class RunError(KerasconError, RuntimeError):
+    """A run directory is missing, incomplete or would be overwritten."""

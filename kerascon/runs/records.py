@@ -1,0 +1,61 @@
+"""What a run directory records: each stage's configuration, its image size, its model."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from kerascon.runs.config import TrainConfig
+from kerascon.runs.directory import RunDirectory
+from kerascon.stages import STAGES
+
+__all__ = ["first_stage_config", "image_size_of", "load_run_model", "stage_config"]
+
+
+def stage_config(run_dir, stage: str) -> Optional[TrainConfig]:
+    """The resolved configuration a run's stage was trained with, if any.
+
+    Example:
+        >>> stage_config("runs/digits", "contrastive").image_size
+        16
+    """
+    path = RunDirectory(run_dir).stage_dir(stage) / "config.yaml"
+    return TrainConfig.from_yaml(path) if path.is_file() else None
+
+
+def first_stage_config(run_dir) -> Optional[TrainConfig]:
+    """The configuration of the stage that started the run (contrastive, joint or ce)."""
+    for name, stage in STAGES.items():
+        if stage.starts_run:
+            config = stage_config(run_dir, name)
+            if config is not None:
+                return config
+    return None
+
+
+def image_size_of(run_dir) -> int:
+    """The image size a run was trained at (its linear stage's, else its first stage's).
+
+    Example:
+        >>> image_size_of("runs/digits")
+        16
+    """
+    for stage in [name for name, table in STAGES.items() if not table.starts_run]:
+        config = stage_config(run_dir, stage)
+        if config is not None:
+            return config.image_size
+    config = first_stage_config(run_dir)
+    return (config or TrainConfig()).image_size
+
+
+def load_run_model(run_dir):
+    """The :class:`~kerascon.model.SupConModel` of a run's latest finished stage.
+
+    Example:
+        >>> load_run_model("runs/digits").stage
+        'linear'
+    """
+    import keras
+
+    import kerascon.model  # noqa: F401  (registers SupConModel for deserialisation)
+
+    return keras.saving.load_model(RunDirectory(run_dir).require_model())

@@ -1,0 +1,171 @@
+"""The package's layering (docs/ARCHITECTURE.md), checked on the source with the AST.
+
+Every ``import`` and ``from ... import`` counts, at module level and inside functions, and
+so do ``importlib.import_module("kerascon...")`` calls with a literal name: a module may
+import only its own tier or lower ones, and no two modules may import each other, directly
+or through a chain. Library code (tiers 1-3) must not speak the command line's words.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where each installed package's files live in the repository.
+PACKAGE_DIRS = {"kerascon": ROOT / "kerascon", "kerascon.cli": ROOT / "cli",
+                "kerascon.zoo": ROOT / "zoo"}
+# Tier of a module: the longest matching prefix wins; everything else in kerascon is tier 1.
+TIERS = {"kerascon": 1, "kerascon.zoo": 2, "kerascon.runs": 3, "kerascon.reporting": 3,
+         "kerascon.cli": 4}
+
+
+def _modules() -> dict:
+    modules = {}
+    for package, folder in PACKAGE_DIRS.items():
+        for path in sorted(folder.rglob("*.py")):
+            relative = path.relative_to(folder)
+            if package == "kerascon" and relative.parts[0] in ("cli", "zoo"):
+                continue  # links to the top-level cli/ and zoo/, listed under their own names
+            parts = list(relative.with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join([package, *parts])] = path
+    return modules
+
+
+MODULES = _modules()
+
+
+def tier(module: str) -> int:
+    prefixes = [p for p in TIERS if module == p or module.startswith(p + ".")]
+    return TIERS[max(prefixes, key=len)]
+
+
+def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(module: str) -> set:
+    """The kerascon modules ``module`` imports (a package import counts as its __init__)."""
+    path = MODULES[module]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(module, path, node)
+            names = [f"{target}.{alias.name}" if f"{target}.{alias.name}" in MODULES else target
+                     for alias in node.names]
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)):
+            names = [node.args[0].value]
+        for name in names:
+            while name and name not in MODULES and "." in name:
+                name = name.rsplit(".", 1)[0]
+            if name.startswith("kerascon") and name in MODULES and name != module:
+                found.add(name)
+    return found
+
+
+GRAPH = {module: imports_of(module) for module in MODULES}
+
+
+def test_every_module_has_a_tier():
+    assert {tier(m) for m in MODULES} == {1, 2, 3, 4}
+    assert "kerascon.runs.training" in MODULES and tier("kerascon.runs.training") == 3
+    assert tier("kerascon.zoo.loader") == 2 and tier("kerascon.cli.main") == 4
+    assert tier("kerascon.model") == 1 and tier("kerascon.evaluation.knn") == 1
+
+
+def test_imports_go_to_the_same_tier_or_lower():
+    upward = sorted(f"{m} (tier {tier(m)}) imports {t} (tier {tier(t)})"
+                    for m, targets in GRAPH.items() for t in targets if tier(t) > tier(m))
+    assert not upward, "\n".join(upward)
+
+
+def _cycles() -> list:
+    """Strongly connected components with more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in GRAPH[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for node in sorted(GRAPH):
+        if node not in index:
+            visit(node)
+    return components
+
+
+def test_no_import_cycles():
+    assert not _cycles()
+
+
+def test_the_checker_sees_function_level_and_upward_imports(tmp_path):
+    # The checker itself must be able to fail: a tier-1 function importing the CLI.
+    source = "def f():\n    from kerascon.cli.main import main\n    return main\n"
+    path = tmp_path / "probe.py"
+    path.write_text(source)
+    MODULES["kerascon.probe"] = path
+    try:
+        assert imports_of("kerascon.probe") == {"kerascon.cli.main"}
+    finally:
+        del MODULES["kerascon.probe"]
+
+
+def _cli_options() -> set:
+    """Every long option of the command line, read from its click commands."""
+    import click
+
+    from kerascon.cli.main import main
+
+    options = set()
+
+    def walk(command):
+        for parameter in command.params:
+            options.update(o for o in getattr(parameter, "opts", []) + list(
+                getattr(parameter, "secondary_opts", [])) if o.startswith("--"))
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                walk(sub)
+
+    walk(main)
+    return options - {"--help", "--version"}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if tier(m) < 4))
+def test_library_speaks_no_command_line_words(module):
+    text = MODULES[module].read_text()
+    options = sorted(_cli_options(), key=len, reverse=True)
+    flag = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, options)) + r")(?![\w-])")
+    command = re.compile(r"\bkerascon (train|eval|freeze|export|zoo|report)\b")
+    found = [match.group(0) for match in flag.finditer(text)]
+    found += [match.group(0) for match in command.finditer(text)]
+    assert not found, f"{module} mentions {sorted(set(found))}"
