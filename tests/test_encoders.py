@@ -23,11 +23,11 @@ from kerascon.encoders import (
     resnet200,
     resnet_feature_dim,
 )
-from kerascon.zoo import build_encoder, get_architecture, list_architectures
+from kerascon.encoders import build_encoder, get_architecture, list_architectures
 
 WIDTH = 0.125
 SHAPE = (32, 32, 3)
-ARCHS = list_architectures()
+ARCHS = list_architectures("resnet*")  # keras_* backbones: tests/test_keras_applications.py
 # A .keras round trip of the deepest nets costs 10-20 s each on CPU (variable
 # creation for ~700 layers) and exercises the same layer types as
 # resnet18/34/50, so by default it runs on the architectures other than these;

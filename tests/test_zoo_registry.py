@@ -1,23 +1,25 @@
-"""Tests for the kerascon.zoo architecture registry (real Keras, no mocks)."""
+"""Tests for the architecture registry in kerascon.encoders.registry (real Keras, no mocks)."""
 
 import dataclasses
 
 import keras
 import pytest
 
+import kerascon.encoders as encoders
 import kerascon.zoo as zoo
 from kerascon.encoders import check_encoder
-from kerascon.zoo import (
+from kerascon.encoders import registry
+from kerascon.encoders.registry import (
     ArchitectureSpec,
     UnknownArchitectureError,
     build_encoder,
     get_architecture,
     list_architectures,
+    natural_key,
     register_architecture,
 )
-from kerascon.zoo import registry
 
-RESNETS = ["resnet101", "resnet152", "resnet18", "resnet200", "resnet34", "resnet50"]
+RESNETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200"]
 
 
 @pytest.fixture
@@ -40,20 +42,45 @@ def test_public_api_exported():
     for name in zoo.__all__:
         assert hasattr(zoo, name)
     assert issubclass(UnknownArchitectureError, ValueError)
+    # One registry: kerascon.zoo and kerascon.zoo.registry re-export the encoders' names.
+    from kerascon.zoo import registry as zoo_registry
+
+    for name in ("ArchitectureSpec", "UnknownArchitectureError", "build_encoder",
+                 "get_architecture", "list_architectures", "register_architecture"):
+        assert getattr(zoo, name) is getattr(encoders, name) is getattr(registry, name)
+        assert getattr(zoo_registry, name) is getattr(registry, name)
+    assert zoo_registry._ARCHITECTURES is registry._ARCHITECTURES
+
+
+def test_encoders_do_not_import_zoo():
+    import subprocess
+    import sys
+
+    code = ("import sys, kerascon.encoders; "
+            "print(sorted(m for m in sys.modules if m.startswith('kerascon.zoo')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == "[]"
+
+
+def test_natural_sort_order():
+    assert sorted(["resnet101", "resnet18", "a2b10", "a2b9", "keras_resnet50v2",
+                   "keras_resnet101"], key=natural_key) == [
+        "a2b9", "a2b10", "keras_resnet50v2", "keras_resnet101", "resnet18", "resnet101"]
 
 
 def test_builtin_resnets_registered_sorted():
     names = list_architectures()
-    assert names == sorted(names)
+    assert names == sorted(names, key=natural_key)
     assert set(RESNETS) <= set(names)
     assert list_architectures("resnet*") == RESNETS
 
 
 def test_wildcard_listing():
-    assert list_architectures("resnet1*") == ["resnet101", "resnet152", "resnet18"]
-    assert list_architectures("*50") == ["resnet50"]
+    assert list_architectures("resnet1*") == ["resnet18", "resnet101", "resnet152"]
+    assert list_architectures("*50") == ["keras_resnet50", "resnet50"]
     assert list_architectures("resnet?4") == ["resnet34"]
-    assert list_architectures("resnet[23]*") == ["resnet200", "resnet34"]
+    assert list_architectures("resnet[23]*") == ["resnet34", "resnet200"]
     assert list_architectures("vit*") == []
 
 
@@ -62,6 +89,8 @@ def test_resnet_specs(name):
     spec = get_architecture(name)
     assert isinstance(spec, ArchitectureSpec)
     assert spec.name == name and spec.family == "resnet"
+    assert spec.builder.__module__ == "kerascon.encoders.resnet"  # registered where defined
+    assert spec.raw_pixels is False
     assert spec.feature_dim == (512 if name in ("resnet18", "resnet34") else 2048)
     assert spec.default_stem == "cifar"
     assert spec.description and "\n" not in spec.description

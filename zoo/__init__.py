@@ -1,6 +1,7 @@
 """kerascon.zoo: encoder architectures, pretrained weights and PyTorch import.
 
-Architectures are builders registered by name (:mod:`.registry`); pretrained
+Architectures are builders registered by name in :mod:`kerascon.encoders.registry`
+(re-exported here unchanged); pretrained
 weights are registered as ``ARCH.TAG`` entries (:mod:`.pretrained`), fetched
 into ``$KERASCON_HOME`` and sha256-verified (:mod:`.download`), and loaded as
 a :class:`~kerascon.model.SupConModel` (:func:`load`). :func:`from_torch`
@@ -9,16 +10,16 @@ converts SupContrast / torchvision ResNet checkpoints.
 Example:
     >>> import kerascon.zoo as zoo
     >>> zoo.list_architectures("resnet*")
-    ['resnet101', 'resnet152', 'resnet18', 'resnet200', 'resnet34', 'resnet50']
+    ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
     >>> enc = zoo.build_encoder("resnet18", width_multiplier=0.125)
     >>> enc.output.shape[-1]
     64
-    >>> zoo.list_pretrained()          # no built-in entries yet; see zoo.pretrained
-    []
+    >>> zoo.list_pretrained("keras_resnet50*")   # Keras' ImageNet weights, via Keras' cache
+    ['keras_resnet50.imagenet', 'keras_resnet50v2.imagenet']
     >>> model = zoo.from_torch("last.pth", layout="supcontrast", arch="resnet50")
 """
 
-from kerascon.zoo.registry import (
+from kerascon.encoders.registry import (
     ArchitectureSpec,
     UnknownArchitectureError,
     build_encoder,
@@ -26,7 +27,6 @@ from kerascon.zoo.registry import (
     list_architectures,
     register_architecture,
 )
-from kerascon.zoo import architectures  # noqa: F401  (registers built-ins)
 from kerascon.zoo.pretrained import (
     FORMATS,
     PretrainedSpec,

@@ -235,7 +235,7 @@ def register_pretrained(spec):
     if spec.name in _PRETRAINED:
         raise ValueError(f"pretrained weights {spec.name!r} are already registered; choose another tag")
     if spec.format.startswith("torch-"):
-        from kerascon.zoo.registry import get_architecture
+        from kerascon.encoders.registry import get_architecture
 
         get_architecture(spec.arch)  # raises with suggestions
     _PRETRAINED[spec.name] = spec

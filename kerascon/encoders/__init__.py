@@ -1,4 +1,5 @@
-"""Image encoders for kerascon: ResNet-18..200 and an encoder checker.
+"""Image encoders for kerascon: the architecture registry, ResNet-18..200, Keras' ImageNet
+backbones (``keras_*``) and an encoder checker.
 
 Encoders map a preprocessed float image batch ``[B, H, W, C]`` to a feature
 matrix ``[B, D]``. Any Keras model or layer with that contract can be used;
@@ -10,7 +11,17 @@ Example:
     >>> check_encoder(enc, input_shape=(32, 32, 3))
     256
 
-See :mod:`kerascon.encoders.resnet` for the stems and the layer naming.
+Every architecture is registered by name where it is defined
+(:mod:`kerascon.encoders.registry`):
+
+    >>> from kerascon.encoders import build_encoder, list_architectures
+    >>> list_architectures("resnet*")
+    ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
+    >>> build_encoder("keras_resnet50v2", input_shape=(64, 64, 3)).output.shape[-1]
+    2048
+
+See :mod:`kerascon.encoders.resnet` for the stems and the layer naming and
+:mod:`kerascon.encoders.keras_applications` for the Keras backbones.
 """
 
 from __future__ import annotations
@@ -19,6 +30,14 @@ import re
 
 import keras
 
+from kerascon.encoders.registry import (
+    ArchitectureSpec,
+    UnknownArchitectureError,
+    build_encoder,
+    get_architecture,
+    list_architectures,
+    register_architecture,
+)
 from kerascon.encoders.resnet import (
     RESNET_CONFIGS,
     build_resnet,
@@ -30,11 +49,20 @@ from kerascon.encoders.resnet import (
     resnet200,
     resnet_feature_dim,
 )
+from kerascon.encoders import keras_applications  # noqa: F401,E402  (registers keras_*)
+from kerascon.encoders.keras_applications import raw_pixel_preprocessing
 
 __all__ = [
+    "ArchitectureSpec",
     "RESNET_CONFIGS",
+    "UnknownArchitectureError",
+    "build_encoder",
     "build_resnet",
     "check_encoder",
+    "get_architecture",
+    "list_architectures",
+    "raw_pixel_preprocessing",
+    "register_architecture",
     "resnet18",
     "resnet34",
     "resnet50",

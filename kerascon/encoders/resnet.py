@@ -1,5 +1,8 @@
 """ResNet-18/34/50/101/152/200 encoders as Keras functional models.
 
+Each constructor is registered in :mod:`kerascon.encoders.registry` under its
+name (``"resnet18"`` ...), default stem ``"cifar"``.
+
 The encoders map a preprocessed float image batch ``[B, H, W, C]`` (NHWC;
 normalisation is done by a separate layer before the encoder) to a pooled
 feature vector ``[B, D]`` (global average pooling, no classifier head).
@@ -50,6 +53,7 @@ import keras
 from keras import layers
 
 from kerascon.encoders import blocks
+from kerascon.encoders.registry import register_architecture
 
 #: depth -> (block type, blocks per stage)
 RESNET_CONFIGS = {
@@ -153,24 +157,73 @@ def build_resnet(
     return keras.Model(inputs, outputs, name=name or f"resnet{depth}")
 
 
-def _make(depth):
-    def fn(**kwargs):
-        return build_resnet(depth, **kwargs)
+# The ResNet constructors, registered where they are defined (one home per idea).
+def _resnet_kwargs(depth):
+    return dict(family="resnet", feature_dim=resnet_feature_dim(depth), default_stem="cifar",
+                license="Apache-2.0")
 
-    fn.__name__ = fn.__qualname__ = f"resnet{depth}"
-    fn.__doc__ = f"""ResNet-{depth} encoder; keyword arguments as :func:`build_resnet`.
+
+@register_architecture(**_resnet_kwargs(18))
+def resnet18(**kwargs):
+    """ResNet-18 encoder (basic blocks [2, 2, 2, 2]); keyword arguments as build_resnet.
 
     Example:
-        >>> enc = resnet{depth}(width_multiplier=0.125, input_shape=(32, 32, 3))
-        >>> enc.output.shape[-1]
-        {resnet_feature_dim(depth, 0.125)}
+        >>> resnet18(width_multiplier=0.125, input_shape=(32, 32, 3)).output.shape[-1]
+        64
     """
-    return fn
+    return build_resnet(18, **kwargs)
 
 
-resnet18 = _make(18)
-resnet34 = _make(34)
-resnet50 = _make(50)
-resnet101 = _make(101)
-resnet152 = _make(152)
-resnet200 = _make(200)
+@register_architecture(**_resnet_kwargs(34))
+def resnet34(**kwargs):
+    """ResNet-34 encoder (basic blocks [3, 4, 6, 3]); keyword arguments as build_resnet.
+
+    Example:
+        >>> resnet34(width_multiplier=0.125, input_shape=(32, 32, 3)).output.shape[-1]
+        64
+    """
+    return build_resnet(34, **kwargs)
+
+
+@register_architecture(**_resnet_kwargs(50))
+def resnet50(**kwargs):
+    """ResNet-50 encoder (bottleneck blocks [3, 4, 6, 3]); keyword arguments as build_resnet.
+
+    Example:
+        >>> resnet50(width_multiplier=0.125, input_shape=(32, 32, 3)).output.shape[-1]
+        256
+    """
+    return build_resnet(50, **kwargs)
+
+
+@register_architecture(**_resnet_kwargs(101))
+def resnet101(**kwargs):
+    """ResNet-101 encoder (bottleneck blocks [3, 4, 23, 3]); keyword arguments as build_resnet.
+
+    Example:
+        >>> resnet101(width_multiplier=0.125, input_shape=(32, 32, 3)).output.shape[-1]
+        256
+    """
+    return build_resnet(101, **kwargs)
+
+
+@register_architecture(**_resnet_kwargs(152))
+def resnet152(**kwargs):
+    """ResNet-152 encoder (bottleneck blocks [3, 8, 36, 3]); keyword arguments as build_resnet.
+
+    Example:
+        >>> resnet152(width_multiplier=0.125, input_shape=(32, 32, 3)).output.shape[-1]
+        256
+    """
+    return build_resnet(152, **kwargs)
+
+
+@register_architecture(**_resnet_kwargs(200))
+def resnet200(**kwargs):
+    """ResNet-200 encoder (bottleneck blocks [3, 24, 36, 3]); keyword arguments as build_resnet.
+
+    Example:
+        >>> resnet200(width_multiplier=0.125, input_shape=(32, 32, 3)).output.shape[-1]
+        256
+    """
+    return build_resnet(200, **kwargs)
