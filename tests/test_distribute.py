@@ -17,7 +17,7 @@ def test_auto_without_cluster_tpu_or_gpus_is_the_default_strategy(monkeypatch):
 
 def test_tpu_without_a_tpu_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("TPU_NAME", raising=False)
-    with pytest.raises(RuntimeError, match="no TPU found; .*--strategy auto"):
+    with pytest.raises(RuntimeError, match="no TPU found; .*strategy='auto'"):
         resolve_strategy("tpu")
 
 

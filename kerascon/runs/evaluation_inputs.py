@@ -142,7 +142,7 @@ def training_source(inputs: EvalInputs):
                             skip_corrupt=config.skip_corrupt)
     except (OSError, ValueError, RuntimeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunError(f"kNN needs the training data of run {run.path} ({config.data!r}, split "
+        raise RunError(f"{{0}} needs the training data of run {run.path} ({config.data!r}, split "
                        f"{config.split or 'none'}), which cannot be opened ({reason.split(';')[0]})"
                        "; restore that data at its recorded path, or drop {0}",
                        Setting("knn", True)) from error
