@@ -55,3 +55,60 @@ def two_replica_strategy():
         assert len(devices) >= 2, "two logical CPU devices should have been configured"
         _TWO_REPLICAS = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
     return _TWO_REPLICAS
+
+
+# --------------------------------------------------------------------------- shared helpers
+# Test modules import these with `from conftest import ...`.
+
+@pytest.fixture(scope="module")
+def tiny_architecture():
+    """Registers ``cli_test_cnn`` (two conv layers, global pooling) for one test module.
+
+    Command-line behaviour does not depend on the encoder, so the CLI tests use this one
+    to stay fast (tests/test_encoders.py covers the real architectures). Use it with
+    ``pytestmark = pytest.mark.usefixtures("tiny_architecture")``.
+    """
+    from kerascon.encoders import registry
+
+    @registry.register_architecture("cli_test_cnn", family="custom", feature_dim=8)
+    def cli_test_cnn(stem="cifar", width_multiplier=1.0, **kwargs):
+        """Two conv layers and global pooling (for CLI tests only)."""
+        return keras.Sequential([keras.Input((None, None, 3)),
+                                 keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                                 keras.layers.BatchNormalization(),
+                                 keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                                 keras.layers.GlobalAveragePooling2D()], name="cli_test_cnn")
+
+    yield
+    registry._ARCHITECTURES.pop("cli_test_cnn")
+
+
+def invoke_cli(*args, **kwargs):
+    """Run ``kerascon ARGS`` in-process with click's CliRunner (arguments become strings)."""
+    from click.testing import CliRunner
+
+    from kerascon.cli.main import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], **kwargs)
+
+
+def one_error_line(result) -> str:
+    """The single ``Error: ...`` line of a failed command (exit 1, no traceback)."""
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def run_jax_script(script, *args, timeout=600) -> dict:
+    """Run a check script under the JAX backend (2 host devices); its last line is JSON."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    completed = subprocess.run([sys.executable, str(script), *map(str, args)], env=env,
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
-import pytest
+from pathlib import Path
 
+import pytest
 from package_layout import MODULES, tier
 
 

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import invoke_cli
 
 from kerascon.cli.main import main
 from kerascon.runs.config import TrainConfig
@@ -17,29 +18,15 @@ from kerascon.runs.training import run_stage
 COMMON = ["--data", "embedded:digits", "--image-size", "8", "--batch-size", "32",
           "--projection-dim", "8", "--projection-hidden-dim", "16", "--quiet"]
 # CLI behaviour does not depend on the encoder: the tests use a two-layer CNN registered
-# for this module, to keep the suite fast (tests/test_encoders.py covers the ResNets).
+# in conftest.py, to keep the suite fast (tests/test_encoders.py covers the ResNets).
 TINY = ["--arch", "cli_test_cnn", *COMMON]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_architecture():
-    from kerascon.zoo import registry
-
-    @registry.register_architecture("cli_test_cnn", family="custom", feature_dim=8)
-    def cli_test_cnn(stem="cifar", width_multiplier=1.0, **kwargs):
-        """Two conv layers and global pooling (for CLI tests only)."""
-        return keras.Sequential([keras.Input((None, None, 3)),
-                                 keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-                                 keras.layers.BatchNormalization(),
-                                 keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-                                 keras.layers.GlobalAveragePooling2D()], name="cli_test_cnn")
-
-    yield
-    registry._ARCHITECTURES.pop("cli_test_cnn")
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return invoke_cli(*args, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -2,29 +2,20 @@
 tracebacks only with --debug or KERASCON_DEBUG=1, and nothing written on bad input."""
 
 import pytest
-from click.testing import CliRunner
+from conftest import invoke_cli as invoke
+from conftest import one_error_line
 from PIL import Image
-from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
 
 import kerascon.data.dispatch
-from kerascon.cli.main import main
 from kerascon.errors import ConfigError
+
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 TINY = ["--arch", "cli_test_cnn", "--image-size", "8", "--batch-size", "32",
         "--projection-dim", "8", "--projection-hidden-dim", "16", "--epochs", "1",
         "--steps-per-epoch", "1", "--quiet"]
 
 
-def invoke(*args, **kwargs):
-    return CliRunner().invoke(main, [str(a) for a in args], **kwargs)
-
-
-def one_error_line(result):
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def test_help_has_examples():

@@ -10,10 +10,11 @@ import shutil
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
+from conftest import invoke_cli as invoke
+from conftest import one_error_line
 
-from kerascon.cli.main import main
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
+
 
 TINY = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "16",
         "--batch-size", "32", "--projection-dim", "8", "--projection-hidden-dim", "16",
@@ -23,8 +24,6 @@ CORRUPT = ["--corruptions", "--corruption-types", "gaussian_noise,contrast",
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def invoke(*args, **kwargs):
-    return CliRunner().invoke(main, [str(a) for a in args], **kwargs)
 
 
 def ok(result):
@@ -32,11 +31,6 @@ def ok(result):
     return result
 
 
-def one_error_line(result):
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

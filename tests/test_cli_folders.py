@@ -8,11 +8,13 @@ import json
 import os
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
-from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
 
 from kerascon.cli.main import main
+
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 SMALL = ["--arch", "cli_test_cnn", "--image-size", "8", "--batch-size", "32",
          "--projection-dim", "8", "--projection-hidden-dim", "16"]

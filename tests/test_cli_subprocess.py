@@ -20,10 +20,11 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_cli import tiny_architecture  # noqa: F401 - registers cli_test_cnn for this module
 from test_cli_folders import SMALL, write_images
 
 from kerascon.cli.main import main
+
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 KERASCON = Path(sys.executable).with_name("kerascon")
 

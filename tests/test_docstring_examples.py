@@ -15,7 +15,6 @@ import importlib
 from pathlib import Path
 
 import pytest
-
 from package_layout import MODULES
 
 _PARSER = doctest.DocTestParser()
