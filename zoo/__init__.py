@@ -42,9 +42,12 @@ from kerascon.zoo.download import (
     DownloadError,
     cache_path,
     download,
+    download_keras_weights,
+    keras_cache_dir,
     kerascon_home,
     sha256_file,
 )
+from kerascon.zoo import keras_imagenet  # noqa: F401,E402  (registers keras_*.imagenet)
 from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
 from kerascon.zoo.torch_import import LAYOUTS, from_torch
 from kerascon.zoo.loader import load
@@ -64,9 +67,11 @@ __all__ = [
     "build_encoder",
     "cache_path",
     "download",
+    "download_keras_weights",
     "from_torch",
     "get_architecture",
     "get_pretrained",
+    "keras_cache_dir",
     "kerascon_home",
     "list_architectures",
     "list_pretrained",

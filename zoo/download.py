@@ -7,6 +7,11 @@ under a temporary name and renamed only once their sha256 matches, so the
 cache never holds a partial or unverified file. The hash is checked again on
 every use of a cached file.
 
+``keras-application`` entries live in Keras' own cache instead
+(``$KERAS_HOME/models/<Keras' file name>``, default ``~/.keras/models``) and are
+verified with Keras' own md5/sha256; a missing file is fetched with
+``keras.utils.get_file`` after a short reachability check (:func:`download_keras_weights`).
+
 Example:
     >>> from kerascon.zoo import download
     >>> path = download("resnet50.supcon_cifar10_mine")   # PosixPath('~/.cache/...')
@@ -17,19 +22,24 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import sys
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from kerascon.atomic_files import atomic_path
-from kerascon.zoo.pretrained import get_pretrained
+from kerascon.zoo.pretrained import KERAS_APPLICATION, get_pretrained
 
 __all__ = [
     "ChecksumError",
     "DownloadError",
     "cache_path",
     "download",
+    "download_keras_weights",
+    "keras_cache_dir",
     "kerascon_home",
     "sha256_file",
 ]
@@ -56,14 +66,33 @@ def kerascon_home():
     return Path(os.environ.get(HOME_ENV) or "~/.cache/kerascon").expanduser()
 
 
+def keras_cache_dir():
+    """Keras' cache folder: ``$KERAS_HOME``, else ``~/.keras`` (``/tmp/.keras`` when the
+    home folder is not writable), as ``keras.utils.get_file`` resolves it.
+
+    Example:
+        >>> keras_cache_dir()
+        PosixPath('/home/me/.keras')
+    """
+    if os.environ.get("KERAS_HOME"):
+        return Path(os.environ["KERAS_HOME"]).expanduser()
+    home = os.path.expanduser("~")
+    return Path(home if os.access(home, os.W_OK) else "/tmp") / ".keras"
+
+
 def cache_path(name):
     """Where the weights ``name`` (or a :class:`PretrainedSpec`) live in the cache.
 
     Example:
         >>> cache_path("resnet50.supcon_cifar10_mine").name
         'resnet50.supcon_cifar10_mine.pth'
+        >>> str(cache_path("keras_resnet50.imagenet"))      # Keras' own cache
+        '/home/me/.keras/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5'
     """
-    return kerascon_home() / "pretrained" / get_pretrained(name).filename
+    spec = get_pretrained(name)
+    if spec.format == KERAS_APPLICATION:
+        return keras_cache_dir() / "models" / spec.filename
+    return kerascon_home() / "pretrained" / spec.filename
 
 
 def sha256_file(path):
@@ -78,6 +107,95 @@ def sha256_file(path):
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _keras_hash(path, expected):
+    """Hash of ``path`` with the algorithm Keras picks for ``expected`` (64 hex: sha256, else md5)."""
+    digest = hashlib.sha256() if len(expected) == 64 else hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reachable(url, timeout):
+    """Whether a TCP connection to ``url``'s host opens within ``timeout`` seconds.
+
+    Runs in a daemon thread so that a hanging name lookup cannot block the caller.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return True  # file:// and local paths need no network
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result)
+
+
+def download_keras_weights(name, *, force=False, timeout=10.0):
+    """Make sure Keras' weights file for the ``keras-application`` entry ``name`` is in
+    Keras' cache, verified with Keras' hash; return its path.
+
+    A cached file whose hash matches is used without network access. Otherwise the
+    file is fetched with ``keras.utils.get_file`` (Keras' download, cache and hash
+    check), after checking within ``timeout`` seconds that the server is reachable.
+
+    Raises:
+        DownloadError: offline, or the download failed; one line naming Keras' file
+            and the cache path to put it at by hand.
+        ChecksumError: offline with a cached file whose hash is not Keras' (it is kept;
+            Keras itself would download it again).
+
+    Example:
+        >>> download_keras_weights("keras_resnet50.imagenet")
+        PosixPath('/home/me/.keras/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5')
+    """
+    spec = get_pretrained(name)
+    dest = cache_path(spec)
+    expected = spec.keras_file_hash
+    algorithm = "sha256" if len(expected) == 64 else "md5"
+    mismatch = None
+    if dest.exists() and not force:
+        actual = _keras_hash(dest, expected)
+        if actual == expected:
+            return dest
+        mismatch = actual
+    where = (f"download {spec.source} on a machine with network and save it as {dest} "
+             f"({algorithm} {expected})")
+    if not _reachable(spec.source, timeout):
+        if mismatch is not None:
+            raise ChecksumError(
+                f"{spec.name}: the cached file {dest} has {algorithm} {mismatch}, not Keras' "
+                f"{expected} (partial download or another file), and the network is "
+                f"unreachable; {where}")
+        host = urllib.parse.urlsplit(spec.source).hostname
+        raise DownloadError(f"{spec.name} needs Keras' weights file {spec.keras_file}, which "
+                            f"is not in Keras' cache, and {host} is unreachable (offline?); "
+                            f"{where}")
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        path = keras.utils.get_file(spec.keras_file, spec.source, cache_subdir="models",
+                                    file_hash=expected, cache_dir=str(keras_cache_dir()),
+                                    force_download=force)
+    except Exception as err:  # noqa: BLE001 - Keras raises a bare Exception on URL errors
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DownloadError(f"could not fetch {spec.name} ({first}); {where}") from err
+    finally:
+        socket.setdefaulttimeout(previous)
+    return Path(path)
 
 
 def _source_url(source):
@@ -124,6 +242,8 @@ def download(name, *, force=False, progress=None, timeout=60.0):
     the entry's ``source`` (URL, ``file://`` URL or local path) is copied to a
     temporary file beside the cache path, hashed, and renamed into place.
 
+    ``keras-application`` entries go to Keras' cache (:func:`download_keras_weights`).
+
     Args:
         name: a registered pretrained name (or a :class:`PretrainedSpec`).
         force: fetch again even if a verified copy is cached.
@@ -143,6 +263,8 @@ def download(name, *, force=False, progress=None, timeout=60.0):
         PosixPath('/home/me/.cache/kerascon/pretrained/resnet50.supcon_cifar10_mine.pth')
     """
     spec = get_pretrained(name)
+    if spec.format == KERAS_APPLICATION:
+        return download_keras_weights(spec, force=force, timeout=min(timeout, 10.0))
     dest = cache_path(spec)
     if dest.exists() and not force:
         actual = sha256_file(dest)

@@ -61,11 +61,25 @@ def _load_keras(path, spec, num_classes, head_kwargs, model_kwargs):
     return model
 
 
+def _load_keras_application(path, spec, num_classes, input_shape, head_kwargs, model_kwargs):
+    """A SupConModel around the Keras backbone ``spec.arch`` holding the weights at ``path``."""
+    from kerascon.encoders import build_encoder, raw_pixel_preprocessing
+    from kerascon.model import SupConModel
+
+    encoder = build_encoder(spec.arch, weights=str(path),
+                            input_shape=tuple(input_shape or (None, None, 3)))
+    return SupConModel(encoder, num_classes, preprocessing=raw_pixel_preprocessing(),
+                       **head_kwargs, **model_kwargs)
+
+
 def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwargs):
     """Download (or find in the cache), verify and load the pretrained weights ``name``.
 
     Torch-format entries are converted with :func:`kerascon.zoo.from_torch`
-    (``weights_only=True``); Keras entries are opened with ``safe_mode=True``.
+    (``weights_only=True``); Keras entries are opened with ``safe_mode=True``;
+    ``keras-application`` entries (``keras_*.imagenet``) are Keras' own weights files
+    from Keras' cache, loaded into the ``keras_*`` encoder (which takes raw pixels; the
+    model's preprocessing only casts them to float) with a fresh projection head.
     The model's preprocessing uses the entry's ``mean``/``std``; its encoder,
     projection head and (if stored) classifier hold the pretrained weights.
 
@@ -73,7 +87,8 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
         name: registered pretrained name, e.g. ``"resnet50.supcon_in1k"``.
         num_classes: add a fresh classifier (when the file stores none, or
             stores one for a different number of classes).
-        input_shape: encoder input ``(H, W, C)`` (torch formats; default any size).
+        input_shape: encoder input ``(H, W, C)`` (torch and keras-application formats;
+            default any size).
         progress: download progress bar (default: when stderr is a terminal).
         **model_kwargs: ``SupConModel`` options (``temperature``, ``stage``...).
             ``projection_dim`` / ``projection_hidden_dim`` / ``head_type`` set to
@@ -94,6 +109,9 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
     head_kwargs = {k: model_kwargs.pop(k) for k in _HEAD if k in model_kwargs}
     head_kwargs = {k: v for k, v in head_kwargs.items() if v is not None}
     path = download(spec, progress=progress)
+    if spec.format == "keras-application":
+        return _load_keras_application(path, spec, num_classes, input_shape, head_kwargs,
+                                       model_kwargs)
     if spec.format == "keras":
         return _load_keras(path, spec, num_classes, head_kwargs, model_kwargs)
 

@@ -54,6 +54,7 @@ from typing import Optional
 
 __all__ = [
     "FORMATS",
+    "KERAS_APPLICATION",
     "PretrainedSpec",
     "ReportedMetric",
     "TrainingRecipe",
@@ -65,14 +66,19 @@ __all__ = [
 
 #: format -> file suffix in the cache. ``torch-*`` formats are read with
 #: :func:`kerascon.zoo.from_torch` (``weights_only=True``), ``keras`` with
-#: ``keras.saving.load_model(..., safe_mode=True)``.
+#: ``keras.saving.load_model(..., safe_mode=True)``; ``keras-application`` is a
+#: ``keras.applications`` weights file kept in Keras' own cache under Keras' own
+#: name and hash (see :mod:`kerascon.zoo.keras_imagenet`).
 FORMATS = {
     "torch-supcontrast": ".pth",
     "torch-torchvision": ".pth",
     "keras": ".keras",
+    "keras-application": ".h5",
 }
+KERAS_APPLICATION = "keras-application"
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_KERAS_HASH = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{64})$")
 
 
 class UnknownPretrainedError(ValueError):
@@ -120,8 +126,9 @@ class PretrainedSpec:
         name: ``"ARCH.TAG"``, e.g. ``"resnet50.supcon_in1k"``; ``ARCH`` is the
             registered architecture the weights fit.
         source: ``http(s)://`` or ``file://`` URL, or a local path.
-        sha256: lowercase hex sha256 of the file (always verified).
-        size: file size in bytes.
+        sha256: lowercase hex sha256 of the file (always verified); may be ``None``
+            for ``keras-application`` entries, which Keras verifies by its own hash.
+        size: file size in bytes (``None`` allowed for ``keras-application``).
         format: a key of :data:`FORMATS`.
         input_size: ``(H, W)`` the weights were trained at.
         mean, std: per-channel normalisation of ``[0, 1]`` pixels.
@@ -135,6 +142,9 @@ class PretrainedSpec:
         metrics: tuple of :class:`ReportedMetric`.
         license: licence of the weights, e.g. ``"BSD-2-Clause"``.
         description: one-line summary.
+        keras_file, keras_file_hash: ``keras-application`` entries only: the file
+            name Keras caches the weights under (``~/.keras/models/<keras_file>``)
+            and Keras' own hash of it (md5 or sha256, as in Keras' source).
 
     Example:
         >>> spec = get_pretrained("resnet50.supcon_cifar10_mine")
@@ -144,8 +154,6 @@ class PretrainedSpec:
 
     name: str
     source: str
-    sha256: str
-    size: int
     format: str
     input_size: tuple
     mean: tuple
@@ -161,6 +169,10 @@ class PretrainedSpec:
     recipe: Optional[TrainingRecipe] = None
     metrics: tuple = ()
     description: str = ""
+    sha256: Optional[str] = None
+    size: Optional[int] = None
+    keras_file: Optional[str] = None
+    keras_file_hash: Optional[str] = None
 
     def __post_init__(self):
         def fix(field, value):
@@ -171,18 +183,23 @@ class PretrainedSpec:
                 f"pretrained name must look like 'ARCH.TAG' (letters, digits, '_', '-'), "
                 f"got {self.name!r}"
             )
-        sha = str(self.sha256 or "").lower()
-        if not _SHA256.match(sha):
-            raise ValueError(
-                f"{self.name}: sha256 must be 64 hex digits computed from the real file "
-                f"(kerascon.zoo.sha256_file), got {self.sha256!r}"
-            )
-        fix("sha256", sha)
         if self.format not in FORMATS:
             raise ValueError(
                 f"{self.name}: unknown format {self.format!r}; expected one of {sorted(FORMATS)}"
             )
-        if not isinstance(self.size, int) or self.size <= 0:
+        keras_app = self.format == KERAS_APPLICATION
+        if keras_app:
+            self._check_keras_file()
+        if not (keras_app and self.sha256 is None):
+            sha = str(self.sha256 or "").lower()
+            if not _SHA256.match(sha):
+                raise ValueError(
+                    f"{self.name}: sha256 must be 64 hex digits computed from the real file "
+                    f"(kerascon.zoo.sha256_file), got {self.sha256!r}"
+                )
+            fix("sha256", sha)
+        if not (keras_app and self.size is None) and (
+                not isinstance(self.size, int) or self.size <= 0):
             raise ValueError(f"{self.name}: size must be a positive number of bytes, got {self.size!r}")
         if not self.source:
             raise ValueError(f"{self.name}: source must be a URL or a local path")
@@ -199,6 +216,17 @@ class PretrainedSpec:
             raise TypeError(f"{self.name}: metrics must be ReportedMetric instances")
         fix("metrics", metrics)
 
+    def _check_keras_file(self):
+        name = self.keras_file
+        if not name or "/" in name or "\\" in name:
+            raise ValueError(f"{self.name}: keras-application entries need keras_file, the "
+                             f"bare file name Keras caches the weights under, got {name!r}")
+        digest = str(self.keras_file_hash or "").lower()
+        if not _KERAS_HASH.match(digest):
+            raise ValueError(f"{self.name}: keras_file_hash must be Keras' md5 (32 hex digits) "
+                             f"or sha256 (64) of {name}, got {self.keras_file_hash!r}")
+        object.__setattr__(self, "keras_file_hash", digest)
+
     @property
     def arch(self):
         """The architecture part of the name (before the dot)."""
@@ -211,7 +239,10 @@ class PretrainedSpec:
 
     @property
     def filename(self):
-        """File name in the cache: ``NAME`` plus the format's suffix."""
+        """File name in the cache: ``NAME`` plus the format's suffix (Keras' own name for
+        ``keras-application`` entries)."""
+        if self.format == KERAS_APPLICATION:
+            return self.keras_file
         return self.name + FORMATS[self.format]
 
 
@@ -221,8 +252,8 @@ _PRETRAINED: dict[str, PretrainedSpec] = {}
 def register_pretrained(spec):
     """Add ``spec`` (a :class:`PretrainedSpec`) to the registry and return it.
 
-    Torch-format entries must name a registered architecture (their weights are
-    mapped onto it).
+    Torch-format and keras-application entries must name a registered architecture
+    (their weights are mapped onto it).
 
     Raises:
         ValueError: if the name is taken or the architecture is unknown.
@@ -234,7 +265,7 @@ def register_pretrained(spec):
         raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
     if spec.name in _PRETRAINED:
         raise ValueError(f"pretrained weights {spec.name!r} are already registered; choose another tag")
-    if spec.format.startswith("torch-"):
+    if spec.format.startswith("torch-") or spec.format == KERAS_APPLICATION:
         from kerascon.encoders.registry import get_architecture
 
         get_architecture(spec.arch)  # raises with suggestions

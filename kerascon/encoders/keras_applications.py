@@ -230,17 +230,16 @@ def _first_difference(model, path):
         extra = ours[len(saved)][0] if len(ours) > len(saved) else saved[len(ours)][0]
         return (f"the model has {len(ours)} layers with weights, the file {len(saved)}; the "
                 f"first unmatched layer is {extra!r}")
-    for i, ((name, _), (file_name, _)) in enumerate(zip(ours, saved)):
-        if name != file_name:
-            return f"layer {name!r} (#{i}) is named {file_name!r} in the file"
-    return None
+    return None  # names are not compared: Keras matches layers by order, and auto-named
+    # layers (e.g. "layer_normalization_1") differ between sessions
 
 
 def load_backbone_weights(backbone, path, arch):
     """Load a Keras weights file into the application model ``backbone`` (as Keras does).
 
-    Legacy ``.h5`` files (Keras' downloads) are matched layer by layer in order; the
-    layer names are compared first, so a file made for another architecture is refused.
+    Legacy ``.h5`` files (Keras' downloads) are matched layer by layer in order, as
+    Keras does; weight shapes and layer counts are compared first, so a file made for
+    another architecture is refused with the name of the first layer that differs.
 
     Raises:
         WeightsMismatchError: one line naming the first layer that does not match.
