@@ -119,7 +119,8 @@ def download_command(name, force):
 
 @zoo.command("convert")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--layout", type=LibraryChoice("kerascon.zoo.torch_import", "LAYOUTS"), default="supcontrast", show_default=True,
+@click.option("--layout", type=LibraryChoice("kerascon.zoo.torch_import", "LAYOUTS"),
+              default="supcontrast", show_default=True,
               help="Key layout of the PyTorch checkpoint.")
 @click.option("--arch", default=None, help="ResNet name (default: guessed from the checkpoint).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),

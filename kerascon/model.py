@@ -164,9 +164,15 @@ class SupConModel(StageStepMixin, keras.Model):
             >>> model = SupConModel.from_architecture("resnet18", num_classes=10,
             ...                                       stem="cifar", width_multiplier=0.5)
         """
-        from kerascon.encoders import build_encoder
+        from kerascon.encoders import build_encoder, get_architecture, raw_pixel_preprocessing
 
-        encoder = build_encoder(name, stem=stem, width_multiplier=width_multiplier)
+        spec = get_architecture(name)
+        # Keras' ImageNet backbones have no stem or width; they take raw pixels themselves.
+        options = ({} if spec.default_stem is None
+                   else {"stem": stem, "width_multiplier": width_multiplier})
+        encoder = build_encoder(name, **options)
+        if spec.raw_pixels and mean is None and std is None:
+            kwargs.setdefault("preprocessing", raw_pixel_preprocessing())
         if sync_batch_norm:
             synchronize_batch_norm(encoder)
         if mean is not None or std is not None:

@@ -564,7 +564,8 @@ def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nes
     _check_learning_rate(learning_rate)
     weight_decay = _check_weight_decay(weight_decay)
     if key == "sgd":
-        return CoupledDecaySGD(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, **kw)
+        return CoupledDecaySGD(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
+                               nesterov=nesterov, **kw)
     if key == "lars":
         return LARS(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, **kw)
     if nesterov:

@@ -107,7 +107,8 @@ def test_autoaugment_policy_table():
 
 
 def _op(name, image, magnitude=0.0):
-    return augment_ops._apply_op(tf.constant(image, tf.float32), tf.constant(augment_ops._OP_INDEX[name]), tf.constant(magnitude)).numpy()
+    return augment_ops._apply_op(tf.constant(image, tf.float32), tf.constant(augment_ops._OP_INDEX[name]),
+                                 tf.constant(magnitude)).numpy()
 
 
 def test_individual_ops():

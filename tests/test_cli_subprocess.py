@@ -35,7 +35,7 @@ SITECUSTOMIZE = textwrap.dedent("""
     import_tensorflow_quietly()  # as the commands do, before this module imports keras
 
     import keras
-    from kerascon.zoo import registry
+    from kerascon.encoders import registry
 
     @registry.register_architecture("cli_test_cnn", family="custom", feature_dim=8)
     def cli_test_cnn(stem="cifar", width_multiplier=1.0, **kwargs):

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from kerascon.encoders import (
+    build_encoder,
     build_resnet,
     check_encoder,
+    get_architecture,
+    list_architectures,
     resnet18,
     resnet34,
     resnet50,
@@ -23,7 +26,6 @@ from kerascon.encoders import (
     resnet200,
     resnet_feature_dim,
 )
-from kerascon.encoders import build_encoder, get_architecture, list_architectures
 
 WIDTH = 0.125
 SHAPE = (32, 32, 3)
@@ -82,7 +84,7 @@ def test_all_resnets_registered():
 @pytest.mark.parametrize("arch", ARCHS)
 def test_cifar_stem_forward_and_training_step(arch):
     enc = _encoder(arch, "cifar")
-    assert "stem_pool" not in {l.name for l in enc.layers}
+    assert "stem_pool" not in {lyr.name for lyr in enc.layers}
     assert tuple(enc.output.shape) == (None, _expected_dim(arch))
     assert check_encoder(enc, SHAPE) == _expected_dim(arch)
     # The real forward pass of this stem runs inside fit (training mode).
@@ -104,14 +106,14 @@ def test_cifar_stem_forward_and_training_step(arch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_imagenet_stem_forward_and_keras_round_trip(arch, tmp_path):
     enc = _encoder(arch, "imagenet")
-    assert "stem_pool" in {l.name for l in enc.layers}
+    assert "stem_pool" in {lyr.name for lyr in enc.layers}
     _check_forward(enc, arch)
     if arch in _DEEP and not SLOW:
         return  # round trip covered by the shallower nets (see SLOW above)
     path = tmp_path / f"{arch}.keras"
     keras.saving.save_model(enc, path)
     loaded = keras.saving.load_model(path)
-    assert [l.name for l in loaded.layers] == [l.name for l in enc.layers]
+    assert [lyr.name for lyr in loaded.layers] == [lyr.name for lyr in enc.layers]
     x = _images(2, seed=3)
     np.testing.assert_allclose(
         _np(loaded(x, training=False)), _np(enc(x, training=False)), rtol=1e-5, atol=1e-5
@@ -136,7 +138,7 @@ def test_parameter_counts_match_torchvision(depth, expected):
     # 224 -> 112 (conv) -> 56 (pool) -> 56, 28, 14, 7.
     assert enc.get_layer("stem_conv").output.shape[1:3] == (112, 112)
     assert enc.get_layer("stem_pool").output.shape[1:3] == (56, 56)
-    last = len([l for l in enc.layers if l.name.startswith("stage4_") and l.name.endswith("_out")])
+    last = len([lyr for lyr in enc.layers if lyr.name.startswith("stage4_") and lyr.name.endswith("_out")])
     assert enc.get_layer(f"stage4_block{last - 1}_out").output.shape[1:3] == (7, 7)
 
 
@@ -149,7 +151,7 @@ def test_cifar_stem_final_feature_map_is_4x4():
     assert enc.name == "resnet18"
     assert np.all(_np(enc.get_layer("stage1_block0_bn2").gamma) == 1)  # no zero init
     # Identity shortcuts where shape is unchanged (stage 1 of a basic-block net).
-    names = {l.name for l in enc.layers}
+    names = {lyr.name for lyr in enc.layers}
     assert "stage1_block0_shortcut_conv" not in names
     assert "stage2_block0_shortcut_conv" in names
     assert "stage2_block1_shortcut_conv" not in names
@@ -172,7 +174,7 @@ def test_bottleneck_stride_on_3x3_conv_and_layer_naming():
     pattern = re.compile(
         r"^(stem_(conv|bn)|stage[1-4]_block\d+_((conv|bn)[123]|shortcut_(conv|bn)))$"
     )
-    weighted = [l for l in enc.layers if l.weights]
+    weighted = [lyr for lyr in enc.layers if lyr.weights]
     for layer in weighted:
         assert pattern.match(layer.name), layer.name
         if isinstance(layer, keras.layers.Conv2D):
@@ -184,7 +186,7 @@ def test_bottleneck_stride_on_3x3_conv_and_layer_naming():
             assert isinstance(layer, keras.layers.BatchNormalization)
             assert layer.momentum == pytest.approx(0.9)
             assert layer.epsilon == pytest.approx(1e-5)
-    names = {l.name for l in weighted}
+    names = {lyr.name for lyr in weighted}
     for s, n in zip(range(1, 5), (3, 4, 6, 3)):
         for k in range(n):
             for i in (1, 2, 3):

@@ -24,7 +24,8 @@ from kerascon.encoders.keras_applications import (
     raw_pixel_preprocessing,
 )
 from kerascon.model import SupConModel
-from kerascon.zoo import keras_imagenet, pretrained as pretrained_module
+from kerascon.zoo import keras_imagenet
+from kerascon.zoo import pretrained as pretrained_module
 
 KERAS_ARCHS = list_architectures("keras_*")
 # One per family: each trains a SupCon step and round-trips weights through Keras' cache.

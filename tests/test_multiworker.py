@@ -21,7 +21,7 @@ WORKER = textwrap.dedent("""
     import json, os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import keras, numpy as np
-    from kerascon.zoo import register_architecture
+    from kerascon.encoders import register_architecture
     from kerascon.runs.config import TrainConfig
     from kerascon.runs.training import run_stage
 

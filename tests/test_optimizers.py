@@ -285,7 +285,8 @@ def test_lars_under_mirrored_strategy_matches_single_device(two_replica_strategy
 def test_sgd_coupled_weight_decay_matches_pytorch_formula():
     weights, grads = _random_problem(seed=6)
     for momentum, nesterov in [(0.9, False), (0.9, True), (0.0, False)]:
-        opt = CoupledDecaySGD(0.1, momentum=momentum, weight_decay=0.05, nesterov=nesterov, exclude_from_weight_decay=["head"])
+        opt = CoupledDecaySGD(0.1, momentum=momentum, weight_decay=0.05, nesterov=nesterov,
+                              exclude_from_weight_decay=["head"])
         got = _run_keras(opt, weights, grads)
         want = torch_sgd_reference(weights, grads, 0.1, momentum=momentum, weight_decay=0.05, nesterov=nesterov,
                                    decay={"kernel": True, "bias": False, "head_kernel": False})

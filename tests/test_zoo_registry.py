@@ -7,8 +7,7 @@ import pytest
 
 import kerascon.encoders as encoders
 import kerascon.zoo as zoo
-from kerascon.encoders import check_encoder
-from kerascon.encoders import registry
+from kerascon.encoders import check_encoder, registry
 from kerascon.encoders.registry import (
     ArchitectureSpec,
     UnknownArchitectureError,
@@ -42,14 +41,10 @@ def test_public_api_exported():
     for name in zoo.__all__:
         assert hasattr(zoo, name)
     assert issubclass(UnknownArchitectureError, ValueError)
-    # One registry: kerascon.zoo and kerascon.zoo.registry re-export the encoders' names.
-    from kerascon.zoo import registry as zoo_registry
-
+    # One registry: kerascon.zoo re-exports the encoders' names (the same objects).
     for name in ("ArchitectureSpec", "UnknownArchitectureError", "build_encoder",
                  "get_architecture", "list_architectures", "register_architecture"):
         assert getattr(zoo, name) is getattr(encoders, name) is getattr(registry, name)
-        assert getattr(zoo_registry, name) is getattr(registry, name)
-    assert zoo_registry._ARCHITECTURES is registry._ARCHITECTURES
 
 
 def test_encoders_do_not_import_zoo():
@@ -160,9 +155,9 @@ def test_register_custom_and_build(scratch_names):
 
 def test_build_encoder_forwards_kwargs():
     enc = build_encoder("resnet18", width_multiplier=0.125, input_shape=(32, 32, 3))
-    names = {l.name for l in enc.layers}
+    names = {lyr.name for lyr in enc.layers}
     assert "stem_pool" not in names  # default stem is "cifar"
     assert enc.name == "resnet18" and enc.output.shape[-1] == 64
     enc = build_encoder("resnet18", stem="imagenet", width_multiplier=0.125, name="enc")
-    assert "stem_pool" in {l.name for l in enc.layers}
+    assert "stem_pool" in {lyr.name for lyr in enc.layers}
     assert enc.name == "enc"

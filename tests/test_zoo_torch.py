@@ -260,7 +260,7 @@ def test_supcontrast_resnet18_file_with_dataparallel_and_opt(tmp_path):
     model = from_torch(path, mean=CIFAR10_MEAN, std=CIFAR10_STD)  # arch guessed
     assert model.encoder.name == "resnet18" and model.feature_dim == 64
     assert (model.projection_head.hidden_dim, model.projection_head.output_dim) == (64, 16)
-    assert {l.name for l in model.encoder.layers}.isdisjoint({"stem_pool"})  # cifar stem
+    assert {lyr.name for lyr in model.encoder.layers}.isdisjoint({"stem_pool"})  # cifar stem
     net.encoder = net.encoder.module
     assert_supcon_parity(model, net, images())
 
@@ -295,7 +295,7 @@ def test_torchvision_parity_with_classifier():
     torch.manual_seed(3)
     net = randomised(TorchvisionResNet("resnet18", num_classes=10, width=8), seed=3)
     model = from_torch(net.state_dict(), layout="torchvision", arch="resnet18", classifier=True)
-    assert "stem_pool" in {l.name for l in model.encoder.layers}  # imagenet stem from 7x7
+    assert "stem_pool" in {lyr.name for lyr in model.encoder.layers}  # imagenet stem from 7x7
     assert model.num_classes == 10
     x = images(size=64, seed=3)
     with torch.no_grad():
@@ -311,7 +311,7 @@ def test_torchvision_fc_ignored_and_cifar_stem_inferred(r18_state):
              for k, v in r18_state.items() if k.startswith("encoder.")}
     state.update({"fc.weight": torch.zeros(5, 64), "fc.bias": torch.zeros(5)})
     model = from_torch(state, layout="torchvision")
-    assert model.classifier is None and "stem_pool" not in {l.name for l in model.encoder.layers}
+    assert model.classifier is None and "stem_pool" not in {lyr.name for lyr in model.encoder.layers}
     net = supcon_net()
     x = images(seed=4)
     with torch.no_grad():

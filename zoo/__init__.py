@@ -27,16 +27,7 @@ from kerascon.encoders.registry import (
     list_architectures,
     register_architecture,
 )
-from kerascon.zoo.pretrained import (
-    FORMATS,
-    PretrainedSpec,
-    ReportedMetric,
-    TrainingRecipe,
-    UnknownPretrainedError,
-    get_pretrained,
-    list_pretrained,
-    register_pretrained,
-)
+from kerascon.zoo import keras_imagenet  # noqa: F401,E402  (registers keras_*.imagenet)
 from kerascon.zoo.download import (
     ChecksumError,
     DownloadError,
@@ -47,10 +38,19 @@ from kerascon.zoo.download import (
     kerascon_home,
     sha256_file,
 )
-from kerascon.zoo import keras_imagenet  # noqa: F401,E402  (registers keras_*.imagenet)
+from kerascon.zoo.loader import load
+from kerascon.zoo.pretrained import (
+    FORMATS,
+    PretrainedSpec,
+    ReportedMetric,
+    TrainingRecipe,
+    UnknownPretrainedError,
+    get_pretrained,
+    list_pretrained,
+    register_pretrained,
+)
 from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
 from kerascon.zoo.torch_import import LAYOUTS, from_torch
-from kerascon.zoo.loader import load
 
 __all__ = [
     "ArchitectureSpec",

@@ -207,7 +207,11 @@ def _source_url(source):
 def _progress(enabled):
     from rich.console import Console
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
         TransferSpeedColumn,
     )
 

@@ -262,9 +262,9 @@ def from_torch(
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+    from kerascon.encoders.registry import build_encoder, get_architecture
     from kerascon.layers import ImagePreprocessing
     from kerascon.model import SupConModel
-    from kerascon.encoders.registry import build_encoder, get_architecture
 
     state = read_state_dict(source)
     stem_key = _stem_key(state, layout)

@@ -23,7 +23,8 @@ __all__ = ["load_source"]
 
 _PATH = Setting("data", Placeholder("PATH"))
 _TFDS_NAME = Setting("data", Placeholder("NAME"))
-_WHAT_DATA = "{0} (an image folder with one subfolder per class, or a .npz file) or {1} (a TFDS dataset such as cifar10)"
+_WHAT_DATA = ("{0} (an image folder with one subfolder per class, or a .npz file) or {1} (a TFDS "
+              "dataset such as cifar10)")
 
 
 def _visible_entries(folder: str):

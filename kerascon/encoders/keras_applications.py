@@ -193,7 +193,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _one_line(err):
-    lines = [l.strip() for l in _ANSI.sub("", str(err)).splitlines() if l.strip()]
+    lines = [lyr.strip() for lyr in _ANSI.sub("", str(err)).splitlines() if lyr.strip()]
     return lines[0] if lines else type(err).__name__
 
 
@@ -221,7 +221,7 @@ def _first_difference(model, path):
     saved = _legacy_h5_layers(path)
     if saved is None:
         return None
-    ours = [(l.name, [tuple(w.shape) for w in l.weights]) for l in model.layers if l.weights]
+    ours = [(lyr.name, [tuple(w.shape) for w in lyr.weights]) for lyr in model.layers if lyr.weights]
     for i, ((name, shapes), (file_name, file_shapes)) in enumerate(zip(ours, saved)):
         if shapes != file_shapes:
             return (f"layer {name!r} (#{i}) has weights of shapes {shapes}, the file's layer "

@@ -222,7 +222,7 @@ def run_stage(
 
         get_pretrained(config.pretrained)  # unknown names fail before anything is written
     else:
-        from kerascon.zoo import get_architecture
+        from kerascon.encoders import get_architecture
 
         get_architecture(config.arch)
     if chief and stage.starts_run and not resume and not overwrite:
