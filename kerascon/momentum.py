@@ -9,9 +9,10 @@ contrasted with the current batch's keys and the queue (:mod:`kerascon.queue_los
 Conventions (documented choices):
 
 * The EMA ``key = m * key + (1 - m) * query`` covers every weight, batch-norm moving
-  statistics included. It is applied at the start of each training step, before the keys
-  are computed (as MoCo does), i.e. once after every optimizer step; the keys of step t
-  come from the EMA of the query weights after steps 0..t-1. At construction the key
+  statistics included. It is applied in each training step before the keys are computed
+  (as MoCo does), i.e. once after every optimizer step: the keys of step t come from the
+  EMA of the query weights after steps 0..t-1. The query's forward pass of step t runs
+  before the update, so the moving statistics averaged in are those after that pass. At construction the key
   network is an exact copy of the query network (:meth:`MomentumQueue.copy_from_query`
   re-copies it, e.g. after loading pretrained encoder weights).
 * The key network runs in inference mode (moving statistics, no dropout), so its batch
@@ -270,10 +271,17 @@ class MomentumQueue(keras.layers.Layer):
     # ------------------------------------------------------------------ saving
     def load_own_variables(self, store):
         expected = (max(self.queue_size, 1), self.projection_dim)
-        stored = tuple(store["0"].shape) if "0" in store else expected
+        keys = list(store.keys()) if hasattr(store, "keys") else []
+        if not keys and getattr(self, "_load_error", None) is not None:
+            # Keras retries a failed layer under another (empty) path; keep the real cause.
+            raise self._load_error
+        stored = tuple(store["0"].shape) if "0" in keys else expected
         if stored != expected:
-            raise ValueError(f"the saved queue has shape {stored}, this model's is {expected}; "
-                             "build the model with the saved projection_dim and queue_size")
+            self._load_error = ValueError(
+                f"the saved queue has shape {stored}, this model's is {expected}; build the "
+                "model with the saved projection_dim and queue_size")
+            raise self._load_error
+        self._load_error = None
         super().load_own_variables(store)
 
     def get_config(self):
