@@ -167,7 +167,7 @@ class MomentumQueue(keras.layers.Layer):
     def copy_from_query(self, encoder, projection_head, preprocessing=None):
         """Set the key network's weights to the query's (eagerly)."""
         for query, key in self._pairs(encoder, projection_head, preprocessing):
-            key.assign(query.value)
+            key.assign(ops.copy(query.value))  # own buffer: JAX donates each variable's
 
     def momentum_update(self, encoder, projection_head, preprocessing=None):
         """``key = m * key + (1 - m) * query`` for every weight, moving statistics included."""
