@@ -19,11 +19,11 @@ from keras import ops
 
 from kerascon.loss_blocks import blockwise_supcon_sum
 
-__all__ = ["queue_supcon_sum", "QUEUE_AUTO_BLOCK_ELEMENTS"]
+__all__ = ["QUEUE_AUTO_BLOCK_ELEMENTS", "queue_supcon_sum"]
 
-# Above this many anchor x contrast entries, the queue loss goes blockwise (64 MiB per
-# float32 [anchors, contrast] matrix).
-QUEUE_AUTO_BLOCK_ELEMENTS = 2**24
+# Above this many anchor x contrast entries, the queue loss goes blockwise, in blocks of
+# at most this many entries (16 MiB per float32 [block, contrast] matrix).
+QUEUE_AUTO_BLOCK_ELEMENTS = 2**22
 # Keys that match no anchor key (anchor keys are labels or example ids, both >= 0).
 _NO_MATCH = -(2**31) + 1
 # Added to the logit numerator of an unwritten queue entry in the blockwise path: with the
@@ -111,7 +111,8 @@ def queue_supcon_sum(anchors, anchor_keys, own_columns, keys, key_labels, queue,
             entries = anchors.shape[0] * contrast.shape[0]
         block_size = None
         if entries is not None and entries > QUEUE_AUTO_BLOCK_ELEMENTS:
-            block_size = max(1, QUEUE_AUTO_BLOCK_ELEMENTS // contrast.shape[0])
+            blocks = -(-entries // QUEUE_AUTO_BLOCK_ELEMENTS)
+            block_size = -(-anchors.shape[0] // blocks)  # equal blocks, little padding
     if block_size is None:
         return _dense_sum(anchors, anchor_keys, excluded, contrast, contrast_keys,
                           contrast_valid, inv_t, variant)

@@ -188,7 +188,7 @@ def test_first_step_with_an_empty_queue_equals_batch_keys_only():
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
 
 
-def test_ema_update_follows_its_formula_for_every_weight():
+def test_ema_update_follows_its_formula_and_copies_moving_statistics():
     keras.utils.set_random_seed(0)
     model = tiny_model(batch_norm=True, momentum=0.7)
     mq = model.momentum_queue
@@ -208,10 +208,10 @@ def test_ema_update_follows_its_formula_for_every_weight():
         assert len(key_after) == 10 and trainable.count(False) == 2  # BN moving mean, var
         for q, q_new, k, new, is_trainable in zip(query_before, query_after, key_before,
                                                    key_after, trainable):
-            # Weights: the query's before this step's optimizer update. Moving statistics:
-            # the query's after this step's forward pass (it runs before the EMA).
-            query = q if is_trainable else q_new
-            np.testing.assert_allclose(new, 0.7 * k + 0.3 * query, rtol=1e-5, atol=1e-6)
+            # Weights: EMA with the query's before this step's optimizer update. Moving
+            # statistics: copies of the query's after this step's forward pass.
+            expected = 0.7 * k + 0.3 * q if is_trainable else q_new
+            np.testing.assert_allclose(new, expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(np.array(mq.key_encoder.weights[0]),
                            np.array(model.encoder.weights[0]))
     assert not any(w is v for w in model.trainable_variables for v in mq.weights)

@@ -10,13 +10,13 @@ import sys
 os.environ["KERAS_BACKEND"] = "jax"
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import jax  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import keras
+import numpy as np
+from test_momentum_queue import reference_queue_sum
 
-from kerascon.model import SupConModel  # noqa: E402
-from kerascon.queue_loss import queue_supcon_sum  # noqa: E402
-from test_momentum_queue import reference_queue_sum  # noqa: E402
+from kerascon.model import SupConModel
+from kerascon.queue_loss import queue_supcon_sum
 
 assert keras.backend.backend() == "jax"
 results = {}
