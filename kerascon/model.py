@@ -9,6 +9,7 @@ from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas
 from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
 from kerascon.losses import _check_hyperparameters, supcon_loss
 from kerascon.model_inputs import describe_encoder_inputs
+from kerascon.momentum import MomentumQueue, check_momentum_arguments
 from kerascon.stages import STAGES, get_stage
 
 __all__ = ["SupConModel", "STAGES"]
@@ -73,6 +74,11 @@ class SupConModel(StageStepMixin, keras.Model):
             training only in the linear and ce stages (each view is then classified).
             Batches that already have a views axis pass through unchanged. Assign
             ``model.augmentation`` (then ``compile``) to change it between stages.
+        momentum_encoder: m in [0, 1) turns on a key network that follows the query's
+            as an EMA (MoCo), whose keys are the contrast set in the contrastive and joint
+            stages; ``None`` (default) is off. See :mod:`kerascon.momentum`.
+        queue_size: with ``momentum_encoder``, keep the last ``queue_size`` key
+            projections and labels as extra contrast entries (0: batch keys only).
 
     Example:
         >>> from kerascon.encoders import resnet18
@@ -105,6 +111,8 @@ class SupConModel(StageStepMixin, keras.Model):
         ce_weight=1.0,
         label_smoothing=0.0,
         augmentation=None,
+        momentum_encoder=None,
+        queue_size=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -127,6 +135,13 @@ class SupConModel(StageStepMixin, keras.Model):
             name="projection_head",
         )
         self.projection_head.build((None, self.feature_dim))
+        # Momentum key network + queue of labelled keys (kerascon.momentum); None: off.
+        check_momentum_arguments(momentum_encoder, queue_size)
+        self.momentum_queue = None
+        if momentum_encoder is not None:
+            self.momentum_queue = MomentumQueue.from_query(
+                self.encoder, self.projection_head, self.preprocessing,
+                momentum=momentum_encoder, queue_size=queue_size)
         self.classifier = None
         self.num_classes = None
         if num_classes is not None:
@@ -297,7 +312,11 @@ class SupConModel(StageStepMixin, keras.Model):
             embedding = self._encode(spec.merge_views(x), training)
             projections = self.projection_head(embedding)
             projections = ops.reshape(projections, (-1, views, projections.shape[-1]))
-            contrastive = self._contrastive_loss(projections, labels)
+            if self.momentum_queue is not None:  # keys from the EMA network + queue
+                contrastive = self.momentum_queue.contrastive_loss(
+                    self, spec.merge_views(x), projections, labels, training)
+            else:
+                contrastive = self._contrastive_loss(projections, labels)
             if not STAGES[self.stage].has_classifier:
                 return contrastive, None, None, {}
             logits = ops.cast(self.classifier(embedding), "float32")
@@ -415,6 +434,9 @@ class SupConModel(StageStepMixin, keras.Model):
             "label_smoothing": self.label_smoothing,
             "augmentation": (None if self.augmentation is None
                              else keras.saving.serialize_keras_object(self.augmentation)),
+            "momentum_encoder": (None if self.momentum_queue is None
+                                 else self.momentum_queue.momentum),
+            "queue_size": 0 if self.momentum_queue is None else self.momentum_queue.queue_size,
         })
         return config
 
