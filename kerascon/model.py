@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas_in_sync
+from kerascon.fine_tuning import freeze_batch_norm_layers, schedule_backbone_learning_rate
 from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
 from kerascon.losses import _check_hyperparameters, supcon_loss
 from kerascon.model_inputs import describe_encoder_inputs
@@ -79,6 +80,14 @@ class SupConModel(StageStepMixin, keras.Model):
             stages; ``None`` (default) is off. See :mod:`kerascon.momentum`.
         queue_size: with ``momentum_encoder``, keep the last ``queue_size`` key
             projections and labels as extra contrast entries (0: batch keys only).
+        backbone_lr_multiplier: the encoder trains at this times the optimizer's learning
+            rate (fine-tuning pretrained weights: 0.1 is usual); needs a kerascon optimizer
+            (CoupledDecaySGD or LARS) when not 1. See :mod:`kerascon.fine_tuning`.
+        freeze_backbone_steps: the encoder is not trained for this many optimizer steps
+            (a warm-up of the heads on a pretrained backbone); its batch-norm statistics
+            still follow ``freeze_batch_norm``.
+        freeze_batch_norm: the encoder's batch-norm layers keep their statistics and
+            affine parameters (inference mode) in every stage.
 
     Example:
         >>> from kerascon.encoders import resnet18
@@ -113,6 +122,9 @@ class SupConModel(StageStepMixin, keras.Model):
         augmentation=None,
         momentum_encoder=None,
         queue_size=0,
+        backbone_lr_multiplier=1.0,
+        freeze_backbone_steps=0,
+        freeze_batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -158,6 +170,12 @@ class SupConModel(StageStepMixin, keras.Model):
                              f"and {ce_weight}")
         self.label_smoothing = float(label_smoothing)
         self.augmentation = augmentation
+        self.backbone_lr_multiplier = float(backbone_lr_multiplier)
+        self.freeze_backbone_steps = int(freeze_backbone_steps)
+        self.freeze_batch_norm = bool(freeze_batch_norm)
+        if not self.backbone_lr_multiplier >= 0 or self.freeze_backbone_steps < 0:
+            raise ValueError(f"backbone_lr_multiplier and freeze_backbone_steps must be >= 0, got "
+                             f"{backbone_lr_multiplier} and {freeze_backbone_steps}")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
         self.supcon_loss_tracker = keras.metrics.Mean(name="supcon_loss")
@@ -234,6 +252,8 @@ class SupConModel(StageStepMixin, keras.Model):
         self.projection_head.trainable = table.trains_projection
         if self.classifier is not None:
             self.classifier.trainable = table.has_classifier
+        if self.freeze_batch_norm and table.trains_encoder:
+            freeze_batch_norm_layers(self.encoder)
 
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__ from the encoder's feature size.
@@ -378,6 +398,9 @@ class SupConModel(StageStepMixin, keras.Model):
                     "to compile (use kerascon.losses.SupConLoss with a plain keras.Model instead)"
                 )
         super().compile(optimizer=optimizer, **kwargs)
+        if STAGES[self.stage].trains_encoder:
+            schedule_backbone_learning_rate(self.optimizer, self.encoder.trainable_variables,
+                                            self.backbone_lr_multiplier, self.freeze_backbone_steps)
         self._compiled_stage = self.stage
 
     def compile_from_config(self, config):
@@ -432,6 +455,9 @@ class SupConModel(StageStepMixin, keras.Model):
             "joint_weight": self.joint_weight,
             "ce_weight": self.ce_weight,
             "label_smoothing": self.label_smoothing,
+            "backbone_lr_multiplier": self.backbone_lr_multiplier,
+            "freeze_backbone_steps": self.freeze_backbone_steps,
+            "freeze_batch_norm": self.freeze_batch_norm,
             "augmentation": (None if self.augmentation is None
                              else keras.saving.serialize_keras_object(self.augmentation)),
             "momentum_encoder": (None if self.momentum_queue is None

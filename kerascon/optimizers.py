@@ -128,6 +128,37 @@ class _CoupledDecayMomentum(keras.optimizers.Optimizer):
         self.nesterov = bool(nesterov)
         self.exclude_vectors = bool(exclude_vectors)
         self.weight_decay_exclusions = _as_patterns(exclude_from_weight_decay, "exclude_from_weight_decay")
+        self._scaled_ids = frozenset()
+        self._scaled_multiplier = 1.0
+        self._frozen_steps = 0
+
+    def scale_learning_rate_of(self, variables, multiplier, *, frozen_steps=0):
+        """Train ``variables`` at ``multiplier`` times the learning rate, not at all for the
+        first ``frozen_steps`` steps (fine-tuning a pretrained backbone). Call before the
+        optimizer is built; :class:`~kerascon.model.SupConModel` does it in ``compile``.
+
+        While frozen, the variables' gradients are dropped (their momentum does not build
+        up). The setting is not saved with the optimizer: the model sets it again when it
+        is compiled after loading.
+
+        Example:
+            >>> import keras
+            >>> backbone = keras.layers.Dense(4)
+            >>> backbone.build((None, 8))
+            >>> optimizer = CoupledDecaySGD(0.1)
+            >>> optimizer.scale_learning_rate_of(backbone.trainable_variables, 0.1, frozen_steps=100)
+        """
+        if self.built:
+            raise RuntimeError("scale_learning_rate_of must be called before the optimizer is built "
+                               "(before the first training step)")
+        multiplier = float(multiplier)
+        if not multiplier >= 0 or not math.isfinite(multiplier):
+            raise ValueError(f"the learning-rate multiplier must be a finite number >= 0, got {multiplier}")
+        if isinstance(frozen_steps, bool) or int(frozen_steps) != frozen_steps or frozen_steps < 0:
+            raise ValueError(f"frozen_steps must be an integer >= 0, got {frozen_steps!r}")
+        self._scaled_ids = frozenset(id(v) for v in variables)
+        self._scaled_multiplier = multiplier
+        self._frozen_steps = int(frozen_steps)
 
     def _decays(self, variable):
         """Whether the coupled L2 term applies to ``variable`` (decided at build)."""
@@ -152,6 +183,17 @@ class _CoupledDecayMomentum(keras.optimizers.Optimizer):
         # Python bools, fixed once, read by index in update_step (which on TF gets the
         # underlying tf.Variable, without the Keras path).
         self._decay_flags = tuple(self._decays(v) for v in var_list)
+        self._scaled_flags = tuple(id(v) in self._scaled_ids for v in var_list)
+
+    def _learning_rate_scale(self, index, dtype):
+        """The multiplier of variable ``index``'s learning rate this step (None: 1)."""
+        if not self._scaled_flags[index]:
+            return None
+        scale = ops.cast(self._scaled_multiplier, dtype)
+        if self._frozen_steps:
+            frozen = ops.less(self.iterations, self._frozen_steps)
+            scale = ops.where(frozen, ops.zeros_like(scale), scale)
+        return scale
 
     def _decayed_gradient(self, gradient, variable):
         """``(index, g + wd * w)``: the gradient with the coupled L2 term where it applies,
@@ -283,6 +325,9 @@ class LARS(_CoupledDecayMomentum):
             )
             lr = ops.multiply(lr, trust_ratio)
 
+        scale = self._learning_rate_scale(index, dtype)
+        if scale is not None:
+            lr = ops.multiply(lr, scale)
         scaled_grad = ops.multiply(lr, grad)
         if self.momentum == 0.0:
             self.assign_sub(variable, scaled_grad)
@@ -375,6 +420,10 @@ class CoupledDecaySGD(_CoupledDecayMomentum):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         index, grad = self._decayed_gradient(gradient, variable)
+        scale = self._learning_rate_scale(index, dtype)
+        if scale is not None:
+            lr = ops.multiply(lr, scale)
+            grad = ops.multiply(grad, ops.cast(ops.greater(scale, 0), dtype))  # frozen: no momentum
         if self.momentum == 0.0:
             self.assign_sub(variable, ops.multiply(lr, grad))
             return
