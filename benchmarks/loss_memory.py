@@ -124,11 +124,16 @@ def measure(mode, batch, views=2, dim=128, block_size=None, classes=10, timeout=
         cmd += ["--block-size", str(block_size)]
     env = dict(os.environ, KERAS_BACKEND="jax" if mode.startswith("jax") else "tensorflow",
                PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=timeout)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_MARKER):
             return json.loads(line[len(RESULT_MARKER):])
     raise RuntimeError(f"{mode} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def _load_average():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 def main(argv=None):
@@ -147,7 +152,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     print(f"batch {args.batch} x {args.views} views x {args.dim}, block size "
-          f"{args.block_size or 'auto'}, load average {open('/proc/loadavg').read().split()[0]}")
+          f"{args.block_size or 'auto'}, load average {_load_average()}")
     print("| mode | loss | seconds | peak RSS MiB | peak increase MiB | dense [N, N] MiB |")
     print("|---|---:|---:|---:|---:|---:|")
     results = []

@@ -120,6 +120,11 @@ def kerascon_side(features, labels, temperature, jit):
     return float(step()), step
 
 
+def _load_average():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=1024)
@@ -150,7 +155,7 @@ def main(argv=None):
     rows = [(name, value, t) for (name, value, _), t in zip(sides, times)]
     torch_times = times[0]
     print(f"batch {args.batch} x {args.views} views x {args.dim}, {args.threads} threads, "
-          f"load average {open('/proc/loadavg').read().split()[0]}")
+          f"load average {_load_average()}")
     print("| implementation | loss | median ms | min ms | vs PyTorch |")
     print("|---|---:|---:|---:|---:|")
     reference = statistics.median(torch_times)
