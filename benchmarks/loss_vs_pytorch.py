@@ -4,9 +4,10 @@ The PyTorch side follows the SupContrast authors' ``SupConLoss`` (losses.py of
 HobbitLong/SupContrast, written out again here): a dense [N, N] similarity matrix, a
 max-shift, the positive mask repeated over views and a scatter for the self-mask. Both
 compute forward + backward (gradient w.r.t. the features) on the same inputs, with the
-same thread count, and the values are checked to agree before timing. kerascon runs on
-the backend given by KERAS_BACKEND: TensorFlow (``tf.function``, with and without XLA) or
-JAX (``jax.jit``).
+same thread count, and the values are checked to agree. The calls alternate (one PyTorch
+call, one call of each kerascon variant, repeat), so a change of load on a shared machine
+hits every side alike. kerascon runs on the backend given by KERAS_BACKEND: TensorFlow
+(``tf.function``, with and without XLA) or JAX (``jax.jit``).
 
     PYTHONPATH=. python benchmarks/loss_vs_pytorch.py --batch 1024 --views 2 --dim 128
     KERAS_BACKEND=jax PYTHONPATH=. python benchmarks/loss_vs_pytorch.py
@@ -47,18 +48,26 @@ def authors_loss_torch(features, labels, temperature):
     return (-mean_log_prob_pos).view(views, batch).mean()
 
 
-def time_calls(fn, repeats, warmup):
+def time_alternately(steps, repeats, warmup):
+    """Per step, its wall times over ``repeats`` rounds of one call to every step.
+
+    A short pause before each timed call lets the previous side's worker threads (which
+    spin for a while after their work) go idle, so they do not slow the next side down.
+    """
     for _ in range(warmup):
-        fn()
-    times = []
+        for step in steps:
+            step()
+    times = [[] for _ in steps]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for step, record in zip(steps, times):
+            time.sleep(0.05)
+            start = time.perf_counter()
+            step()
+            record.append(time.perf_counter() - start)
     return times
 
 
-def torch_side(features, labels, temperature, threads, repeats, warmup):
+def torch_side(features, labels, temperature, threads):
     import torch
 
     torch.set_num_threads(threads)
@@ -72,11 +81,10 @@ def torch_side(features, labels, temperature, threads, repeats, warmup):
         loss.backward()
         return loss
 
-    value = float(step())
-    return value, time_calls(step, repeats, warmup)
+    return float(step().detach()), step
 
 
-def kerascon_side(features, labels, temperature, jit, repeats, warmup):
+def kerascon_side(features, labels, temperature, jit):
     import keras
 
     from kerascon.losses import supcon_loss
@@ -109,8 +117,12 @@ def kerascon_side(features, labels, temperature, jit, repeats, warmup):
             value, g = grad(x)
             g.numpy()
             return value
-    value = float(step())
-    return value, time_calls(step, repeats, warmup)
+    return float(step()), step
+
+
+def _load_average():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 def main(argv=None):
@@ -130,20 +142,20 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     features = rng.normal(size=(args.batch, args.views, args.dim)).astype("float32")
     labels = rng.integers(0, args.classes, size=args.batch).astype("int64")
-    rows = []
-    torch_value, torch_times = torch_side(features, labels, args.temperature, args.threads,
-                                          args.repeats, args.warmup)
-    rows.append(("PyTorch, authors' loss (transcribed)", torch_value, torch_times))
+    torch_value, torch_step = torch_side(features, labels, args.temperature, args.threads)
+    sides = [("PyTorch, authors' loss (transcribed)", torch_value, torch_step)]
     jit_options = [False] if keras.backend.backend() == "jax" else [False, True]
     for jit in jit_options:
-        value, times = kerascon_side(features, labels.astype("int32"), args.temperature, jit,
-                                     args.repeats, args.warmup)
+        value, step = kerascon_side(features, labels.astype("int32"), args.temperature, jit)
         name = f"kerascon ({keras.backend.backend()}" + (", XLA)" if jit else ")")
         if keras.backend.backend() == "jax":
             name = "kerascon (jax, jit)"
-        rows.append((name, value, times))
+        sides.append((name, value, step))
+    times = time_alternately([step for _, _, step in sides], args.repeats, args.warmup)
+    rows = [(name, value, t) for (name, value, _), t in zip(sides, times)]
+    torch_times = times[0]
     print(f"batch {args.batch} x {args.views} views x {args.dim}, {args.threads} threads, "
-          f"load average {open('/proc/loadavg').read().split()[0]}")
+          f"load average {_load_average()}")
     print("| implementation | loss | median ms | min ms | vs PyTorch |")
     print("|---|---:|---:|---:|---:|")
     reference = statistics.median(torch_times)

@@ -2,14 +2,14 @@
 
 The dense loss materialises several [anchors, contrast] float32 matrices (logits, masks and
 their gradients), so memory grows with N^2. Here the anchors are processed in blocks of
-``block_size`` rows: every block computes its logits against the whole contrast set, its
-loss terms and its row-wise log-sum-exp, and is then discarded. Memory grows with
+``block_size`` rows: every block runs the shared kernel (:func:`kerascon.loss_kernel.anchor_terms`)
+on its logits against the whole contrast set, and is then discarded. Memory grows with
 N * block_size.
 
 The gradient is written by hand (``keras.ops.custom_gradient``) and recomputes each block in
-the backward pass, so autodiff never stores the per-block matrices either. With
-``g[i, j] = d loss_i / d logit[i, j]`` (softmax over A(i) minus the positives' weights), the
-gradients are ``d anchors = g @ contrast / t`` and ``d contrast = g^T @ anchors / t``.
+the backward pass, so autodiff never stores the per-block matrices either. The forward loop
+runs on ``stop_gradient`` copies of the inputs, so an eager ``tf.GradientTape`` (and Keras'
+``run_eagerly=True``) does not record the blocks either: memory stays bounded in eager mode.
 
 Positives are defined by integer keys: an anchor and a contrast column are positives when
 their keys are equal and the column is not the anchor's own view. Keys are the labels for
@@ -20,49 +20,13 @@ from __future__ import annotations
 
 from keras import ops
 
-_MASKED_LOGIT = -1e9
-
-
-def _block_terms(anchors, keys, self_columns, rows_valid, contrast, contrast_keys, inv_t, variant):
-    """Loss sum, valid count and d(loss sum)/d(logits) for one block of anchor rows."""
-    logits = ops.matmul(anchors, ops.transpose(contrast)) * inv_t
-    columns = ops.arange(ops.shape(contrast)[0], dtype="int32")
-    not_self = ops.logical_and(
-        ops.not_equal(ops.expand_dims(self_columns, 1), ops.expand_dims(columns, 0)),
-        ops.expand_dims(rows_valid, 1),
-    )
-    positives = ops.logical_and(
-        ops.equal(ops.expand_dims(keys, 1), ops.expand_dims(contrast_keys, 0)), not_self
-    )
-    positive_f = ops.cast(positives, "float32")
-    num_positives = ops.sum(positive_f, axis=1)
-    valid = num_positives > 0
-    safe_count = ops.where(valid, num_positives, 1.0)
-
-    row_max = ops.stop_gradient(
-        ops.max(ops.where(not_self, logits, _MASKED_LOGIT), axis=1, keepdims=True)
-    )
-    shifted = logits - row_max
-    exp_all = ops.exp(ops.where(not_self, shifted, _MASKED_LOGIT))
-    denominator = ops.sum(exp_all, axis=1)
-    safe_denominator = ops.where(denominator > 0, denominator, 1.0)
-    softmax = exp_all / ops.expand_dims(safe_denominator, 1)
-    if variant == "out":
-        per_anchor = ops.log(safe_denominator) - ops.sum(positive_f * shifted, axis=1) / safe_count
-        positive_weights = positive_f / ops.expand_dims(safe_count, 1)
-    else:
-        positive_max = ops.max(ops.where(positives, shifted, _MASKED_LOGIT), axis=1, keepdims=True)
-        positive_max = ops.where(positive_max > _MASKED_LOGIT / 2, positive_max, 0.0)
-        exp_positive = ops.exp(ops.where(positives, shifted - positive_max, _MASKED_LOGIT))
-        positive_sum = ops.sum(exp_positive, axis=1)
-        safe_positive_sum = ops.where(positive_sum > 0, positive_sum, 1.0)
-        per_anchor = (ops.log(safe_denominator) + ops.log(safe_count)
-                      - ops.squeeze(positive_max, 1) - ops.log(safe_positive_sum))
-        positive_weights = exp_positive / ops.expand_dims(safe_positive_sum, 1)
-    valid_f = ops.cast(valid, "float32")
-    loss_sum = ops.sum(per_anchor * valid_f)
-    grad_logits = (softmax - positive_weights) * ops.expand_dims(valid_f, 1)
-    return loss_sum, ops.sum(valid_f), grad_logits
+from kerascon.loss_kernel import (
+    anchor_masks,
+    anchor_terms,
+    logit_input_grads,
+    logits_of,
+    upstream_of,
+)
 
 
 def blockwise_supcon_sum(anchors, anchor_keys, self_columns, contrast, contrast_keys, *,
@@ -91,7 +55,6 @@ def blockwise_supcon_sum(anchors, anchor_keys, self_columns, contrast, contrast_
     keys_padded = ops.pad(anchor_keys, [[0, pad]])
     self_padded = ops.pad(self_columns, [[0, pad]], constant_values=-1)
     rows_valid = ops.arange(padded, dtype="int32") < num_anchors
-    keys_in, contrast_keys_in = keys_padded, contrast_keys
 
     def block(values, index):
         return ops.slice(values, (index * block_size,) + (0,) * (len(values.shape) - 1),
@@ -99,32 +62,33 @@ def blockwise_supcon_sum(anchors, anchor_keys, self_columns, contrast, contrast_
 
     @ops.custom_gradient
     def core(anchors, contrast):
-        anchors_padded = ops.pad(anchors, [[0, pad], [0, 0]])
+        # The forward sees constants: an eager tape records this function as one op, not
+        # every block's intermediates (the gradient below recomputes them block by block).
+        anchors_padded = ops.pad(ops.stop_gradient(anchors), [[0, pad], [0, 0]])
+        contrast = ops.stop_gradient(contrast)
 
         def terms(i):
-            return _block_terms(block(anchors_padded, i), block(keys_in, i),
-                                block(self_padded, i), block(rows_valid, i), contrast,
-                                contrast_keys_in, inv_t, variant)
+            rows = block(anchors_padded, i)
+            positives, not_self = anchor_masks(block(keys_padded, i), block(self_padded, i),
+                                               contrast_keys, block(rows_valid, i))
+            return rows, anchor_terms(logits_of(rows, contrast, inv_t), positives, not_self,
+                                      variant)
 
         def forward(i, totals):
-            loss_sum, count, _ = terms(i)
+            _, (loss_sum, count, _) = terms(i)
             return totals + ops.stack([loss_sum, count])
 
         totals = ops.fori_loop(0, num_blocks, forward, ops.zeros((2,), "float32"))
 
         def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            scale = upstream[0] * inv_t
+            scale = upstream_of(args, upstream)[0] * inv_t
 
             def backward(i, grads):
                 d_anchors, d_contrast = grads
-                _, _, g = terms(i)
-                rows = block(anchors_padded, i)
-                d_anchors = ops.slice_update(d_anchors, (i * block_size, 0),
-                                             ops.matmul(g, contrast) * scale)
-                d_contrast = d_contrast + ops.matmul(ops.transpose(g), rows) * scale
-                return d_anchors, d_contrast
+                rows, (_, _, g) = terms(i)
+                d_rows, d_columns = logit_input_grads(g, rows, contrast, scale)
+                d_anchors = ops.slice_update(d_anchors, (i * block_size, 0), d_rows)
+                return d_anchors, d_contrast + d_columns
 
             d_anchors, d_contrast = ops.fori_loop(
                 0, num_blocks, backward,

@@ -48,14 +48,12 @@ from keras import ops
 
 from kerascon.backend import replica_context
 from kerascon.loss_blocks import blockwise_supcon_sum
+from kerascon.loss_kernel import anchor_masks, dense_supcon_sum, not_self_mask
 
 __all__ = ["SimCLRLoss", "SupConLoss", "simclr_loss", "supcon_loss"]
 
 _VARIANTS = ("out", "in")
 _CONTRAST_MODES = ("all", "one")
-# A large finite negative stands in for -inf in masked maxima: it keeps every
-# intermediate finite, so neither values nor gradients can become NaN.
-_MASKED_LOGIT = -1e9
 
 
 def _check_hyperparameters(temperature, base_temperature, variant, contrast_mode):
@@ -208,21 +206,22 @@ def supcon_loss(
                        else batch_static * views_static * replicas.num_replicas)
     block = _resolve_block_size(block_size, anchors.shape[0], contrast_static, mask)
     if block is None:
-        if mask is not None:
-            local_mask = ops.cast(mask, "float32")  # rows of this replica's examples
-        else:
-            local_mask = ops.cast(ops.equal(ops.expand_dims(local_keys, 1),
-                                            ops.expand_dims(global_keys, 0)), "float32")
-        positives = ops.tile(local_mask, (anchor_views, views))
-        loss_sum, valid = _dense_sum(anchors, contrast, positives, self_columns, temperature,
-                                     variant)
+        if mask is None:
+            positives, not_self = anchor_masks(ops.tile(local_keys, (anchor_views,)),
+                                               self_columns, ops.tile(global_keys, (views,)))
+        else:  # rows of this replica's examples, every view of every example
+            not_self = not_self_mask(self_columns, ops.shape(contrast)[0])
+            positives = ops.logical_and(ops.tile(ops.not_equal(mask, 0), (anchor_views, views)),
+                                        not_self)
+        totals = dense_supcon_sum(anchors, contrast, positives, not_self,
+                                  temperature=temperature, variant=variant)
     else:
         totals = blockwise_supcon_sum(
             anchors, ops.tile(local_keys, (anchor_views,)), self_columns, contrast,
             ops.tile(global_keys, (views,)), temperature=temperature, variant=variant,
             block_size=block,
         )
-        loss_sum, valid = totals[0], totals[1]
+    loss_sum, valid = totals[0], totals[1]
 
     # Normalise by the number of valid anchors in the *global* batch, so replicas agree.
     global_valid = ops.sum(replicas.all_gather(ops.reshape(ops.stop_gradient(valid), (1,))))
@@ -261,48 +260,6 @@ def _resolve_block_size(block_size, num_anchors, num_contrast, mask):
         return None
     # A block holds a handful of [block, contrast] float32 matrices: keep each ~16 MiB.
     return max(1, AUTO_BLOCK_ELEMENTS // (4 * num_contrast))
-
-
-def _dense_sum(anchors, contrast, positives, self_columns, temperature, variant):
-    """(sum of per-anchor losses over anchors with a positive, their count), densely."""
-    logits = ops.matmul(anchors, ops.transpose(contrast)) / ops.cast(temperature, "float32")
-    column = ops.arange(ops.shape(contrast)[0], dtype="int32")
-    not_self = ops.cast(
-        ops.not_equal(ops.expand_dims(self_columns, 1), ops.expand_dims(column, 0)), "float32"
-    )
-    positives = positives * not_self
-    num_positives = ops.sum(positives, axis=1)
-
-    # Stable log of the denominator sum over A(i).
-    # Masked entries go through `where` *before* exp: exp of the self-similarity can
-    # overflow, and inf * 0 would poison the gradient with NaN.
-    row_max = ops.max(ops.where(not_self > 0, logits, _MASKED_LOGIT), axis=1, keepdims=True)
-    row_max = ops.stop_gradient(row_max)
-    shifted = logits - row_max
-    denominator = ops.sum(ops.exp(ops.where(not_self > 0, shifted, _MASKED_LOGIT)), axis=1)
-    log_denominator = ops.log(ops.where(denominator > 0, denominator, 1.0))
-
-    has_positive = num_positives > 0
-    safe_count = ops.where(has_positive, num_positives, 1.0)
-    if variant == "out":
-        mean_log_positive = ops.sum(positives * shifted, axis=1) / safe_count
-        per_anchor = log_denominator - mean_log_positive
-    else:
-        positive_max = ops.max(
-            ops.where(positives > 0, shifted, _MASKED_LOGIT), axis=1, keepdims=True
-        )
-        positive_max = ops.stop_gradient(
-            ops.where(positive_max > _MASKED_LOGIT / 2, positive_max, 0.0)
-        )
-        positive_sum = ops.sum(
-            ops.exp(ops.where(positives > 0, shifted - positive_max, _MASKED_LOGIT)), axis=1
-        )
-        log_positive_sum = ops.squeeze(positive_max, 1) + ops.log(
-            ops.where(positive_sum > 0, positive_sum, 1.0)
-        )
-        per_anchor = log_denominator + ops.log(safe_count) - log_positive_sum
-    per_anchor = ops.where(has_positive, per_anchor, 0.0)
-    return ops.sum(per_anchor), ops.sum(ops.cast(has_positive, "float32"))
 
 
 def simclr_loss(features, *, temperature=0.1, base_temperature=None, variant="out"):

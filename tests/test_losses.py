@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_reference import reference_supcon
 
 from kerascon.losses import SimCLRLoss, SupConLoss, simclr_loss, supcon_loss
-from loss_reference import reference_supcon
 
 
 def _random_case(seed, batch=6, views=2, dim=5, num_classes=3):

@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from loss_reference import reference_supcon  # noqa: E402
 
 from kerascon.losses import SupConLoss, supcon_loss  # noqa: E402
 from kerascon.model import SupConModel  # noqa: E402
-from loss_reference import reference_supcon  # noqa: E402
 
 assert keras.backend.backend() == "jax"
 results = {"devices": len(jax.devices())}
