@@ -77,6 +77,18 @@ Examples:
 @click.option("--pretrained", default=None,
               help="Start from a zoo encoder (arch.tag, see `kerascon zoo list`); its "
                    "architecture, preprocessing and head replace --arch.")
+@click.option("--backbone-lr-multiplier", type=float, default=None,
+              help="The encoder's learning rate relative to --lr (default: 0.1 with "
+                   "--pretrained, else 1).")
+@click.option("--freeze-batch-norm/--no-freeze-batch-norm", default=None,
+              help="Keep the encoder's batch-norm statistics (e.g. ImageNet's) fixed.")
+@click.option("--freeze-backbone-epochs", type=int, default=None,
+              help="Train only the heads for this many epochs first (encoder frozen).")
+@click.option("--momentum-encoder", type=float, default=None,
+              help="EMA momentum of a key encoder (MoCo trick for small batches), e.g. 0.999.")
+@click.option("--queue-size", type=int, default=None,
+              help="Labelled key projections kept as extra negatives/positives (needs "
+                   "--momentum-encoder), e.g. 65536.")
 @click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
               help="Batch-norm statistics over all replicas (distributed pretraining).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None)

@@ -66,6 +66,13 @@ class TrainConfig:
     sync_batch_norm: bool = False
     pretrained: Optional[str] = None
     skip_corrupt: bool = False
+    # Fine-tuning a pretrained encoder (kerascon.fine_tuning); None: 0.1 with pretrained, else 1.
+    backbone_lr_multiplier: Optional[float] = None
+    freeze_batch_norm: bool = False
+    freeze_backbone_epochs: int = 0
+    # Momentum encoder and labelled queue (kerascon.momentum); None: off.
+    momentum_encoder: Optional[float] = None
+    queue_size: int = 0
 
     def __post_init__(self):
         for name, choices in (("stage", STAGE_NAMES), ("loss", LOSSES), ("stem", STEMS),
@@ -86,6 +93,18 @@ class TrainConfig:
                 Setting("temperature", 0.1))
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.backbone_lr_multiplier is not None and not self.backbone_lr_multiplier >= 0:
+            raise ConfigError(f"backbone_lr_multiplier must be >= 0, got {self.backbone_lr_multiplier}; "
+                              "0.1 is usual for pretrained weights")
+        if not 0 <= self.freeze_backbone_epochs <= self.epochs:
+            raise ConfigError(f"freeze_backbone_epochs must be between 0 and epochs ({self.epochs}), "
+                              f"got {self.freeze_backbone_epochs}")
+        if self.momentum_encoder is not None and not 0 <= self.momentum_encoder < 1:
+            raise ConfigError(f"momentum_encoder must be in [0, 1), got {self.momentum_encoder}; "
+                              "0.999 is MoCo's value")
+        if self.queue_size < 0 or (self.queue_size and self.momentum_encoder is None):
+            raise ConfigError(f"queue_size must be >= 0 and needs a momentum encoder, got "
+                              f"{self.queue_size}; set {{0}} too", Setting("momentum_encoder", 0.999))
         if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
             raise ConfigError(
                 f"warmup_epochs must be between 0 and epochs ({self.epochs}), got {self.warmup_epochs}"

@@ -89,8 +89,20 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
                            weight_decay=config.weight_decay)
 
 
-def _new_model(config: TrainConfig, num_classes: int) -> SupConModel:
+def backbone_options(config: TrainConfig, steps_per_epoch: int) -> dict:
+    """The SupConModel options for training the encoder: fine-tuning and momentum queue."""
+    multiplier = config.backbone_lr_multiplier
+    if multiplier is None:
+        multiplier = 0.1 if config.pretrained else 1.0
+    return {"backbone_lr_multiplier": multiplier,
+            "freeze_backbone_steps": config.freeze_backbone_epochs * steps_per_epoch,
+            "freeze_batch_norm": config.freeze_batch_norm,
+            "momentum_encoder": config.momentum_encoder, "queue_size": config.queue_size}
+
+
+def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) -> SupConModel:
     keras.utils.set_random_seed(config.seed)
+    options = backbone_options(config, steps_per_epoch)
     if config.pretrained:
         from kerascon.layers import synchronize_batch_norm
         from kerascon.zoo import load
@@ -99,7 +111,7 @@ def _new_model(config: TrainConfig, num_classes: int) -> SupConModel:
         model = load(config.pretrained, num_classes=num_classes, stage=config.stage,
                      temperature=config.temperature, base_temperature=config.base_temperature,
                      loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
-                     joint_weight=config.joint_weight)
+                     joint_weight=config.joint_weight, **options)
         if config.sync_batch_norm:
             synchronize_batch_norm(model.encoder)
         return model
@@ -110,7 +122,7 @@ def _new_model(config: TrainConfig, num_classes: int) -> SupConModel:
         projection_hidden_dim=config.projection_hidden_dim, head_type=config.head_type,
         temperature=config.temperature, base_temperature=config.base_temperature,
         loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
-        joint_weight=config.joint_weight, sync_batch_norm=config.sync_batch_norm,
+        joint_weight=config.joint_weight, sync_batch_norm=config.sync_batch_norm, **options,
     )
 
 
@@ -250,7 +262,7 @@ def run_stage(
                 model = keras.saving.load_model(run.model_path)
                 model.set_stage(config.stage, num_classes=train_source.num_classes)
             else:
-                model = _new_model(config, train_source.num_classes)
+                model = _new_model(config, train_source.num_classes, steps)
             model.compile(optimizer=_optimizer(config, steps))
 
     all_callbacks = list(callbacks)
