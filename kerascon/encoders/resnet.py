@@ -52,6 +52,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerascon.choices import STEMS
 from kerascon.encoders import blocks
 from kerascon.encoders.registry import register_architecture
 
@@ -64,7 +65,6 @@ RESNET_CONFIGS = {
     152: ("bottleneck", (3, 8, 36, 3)),
     200: ("bottleneck", (3, 24, 36, 3)),
 }
-STEMS = ("cifar", "imagenet")
 BASE_WIDTHS = (64, 128, 256, 512)
 BOTTLENECK_EXPANSION = 4
 
