@@ -6,6 +6,7 @@ a ``.keras`` file once their modules are imported: load with :func:`kerascon.loa
 (or import ``kerascon.model`` before ``keras.saving.load_model``).
 
 Example:
+    >>> import numpy as np
     >>> import kerascon
     >>> model = kerascon.SupConModel.from_architecture("resnet18", num_classes=10)
     >>> loss = kerascon.supcon_loss(np.zeros((4, 2, 8), "float32"))

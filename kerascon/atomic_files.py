@@ -25,6 +25,8 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left untouched.
 
     Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
         >>> with atomic_path("model.keras", suffix=".keras") as tmp:
         ...     model.save(tmp)
     """
@@ -65,6 +67,9 @@ def atomic_directory(path) -> Iterator[Path]:
     is in place, so an interruption leaves either the old or the new directory.
 
     Example:
+        >>> import tensorflow as tf
+        >>> module = tf.Module()
+        >>> module.scale = tf.Variable(2.0)
         >>> with atomic_directory("runs/a/export") as tmp:
         ...     tf.saved_model.save(module, str(tmp))
     """

@@ -34,6 +34,7 @@ def resolve_strategy(name: str = "auto") -> tf.distribute.Strategy:
     strategy otherwise.
 
     Example:
+        >>> from kerascon.model import SupConModel
         >>> strategy = resolve_strategy("auto")
         >>> with strategy.scope():
         ...     model = SupConModel.from_architecture("resnet18", num_classes=10)

@@ -7,6 +7,9 @@ size; resizing to the training resolution and normalisation happen inside. It re
 projection used by the contrastive loss (for retrieval).
 
 Example:
+    >>> import tensorflow as tf
+    >>> from kerascon.model import SupConModel
+    >>> model = SupConModel.from_architecture("resnet18", num_classes=10, width_multiplier=0.125)
     >>> export_saved_model(model, "export/", image_size=32)
     >>> served = tf.saved_model.load("export/")
     >>> served.signatures["serving_default"](images=tf.zeros([2, 48, 48, 3], tf.uint8))
@@ -79,6 +82,9 @@ def embedding_input_signature(encoder):
     after their ``keras.Input``.
 
     Example:
+        >>> import keras_hub
+        >>> from kerascon.text import text_encoder
+        >>> encoder = text_encoder(keras_hub.models.BertBackbone.from_preset("bert_tiny_en_uncased"))
         >>> embedding_input_signature(encoder)
         {'padding_mask': TensorSpec(shape=(None, None), dtype=tf.int32, ...), ...}
     """
@@ -133,8 +139,14 @@ def export_embedding_model(encoder, path, *, normalize=True) -> Path:
         ``Path(path)``.
 
     Example:
+        >>> import keras_hub
+        >>> import tensorflow as tf
+        >>> from kerascon.text import text_encoder
+        >>> backbone = keras_hub.models.BertBackbone.from_preset("bert_tiny_en_uncased")
         >>> export_embedding_model(text_encoder(backbone), "export/embeddings")
         >>> served = tf.saved_model.load("export/embeddings").signatures["serving_default"]
+        >>> ids, segments = tf.constant([[101, 7592, 102, 0]]), tf.zeros((1, 4), tf.int32)
+        >>> mask = tf.constant([[1, 1, 1, 0]])
         >>> served(token_ids=ids, segment_ids=segments, padding_mask=mask)["embedding"]
     """
     signature = embedding_input_signature(encoder)

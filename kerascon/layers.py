@@ -28,6 +28,7 @@ class L2Normalize(keras.layers.Layer):
     the value nor the gradient can be NaN.
 
     Example:
+        >>> import numpy as np
         >>> L2Normalize()(np.array([[3.0, 4.0]]))   # [[0.6, 0.8]]
     """
 
@@ -63,6 +64,7 @@ class ProjectionHead(keras.layers.Layer):
         normalize: L2-normalise the output (default ``True``).
 
     Example:
+        >>> import numpy as np
         >>> head = ProjectionHead(hidden_dim=512, output_dim=128)
         >>> z = head(np.random.normal(size=(4, 2048)).astype("float32"))   # [4, 128]
     """
@@ -133,6 +135,7 @@ class ImagePreprocessing(keras.layers.Layer):
         scale: multiplies the raw pixels first; 1/255 maps [0, 255] to [0, 1].
 
     Example:
+        >>> import numpy as np
         >>> pre = ImagePreprocessing(mean=(0.5,) * 3, std=(0.5,) * 3)
         >>> pre(np.full((1, 2, 2, 3), 255, "uint8"))   # all ones
     """
@@ -176,6 +179,7 @@ def synchronize_batch_norm(model, synchronized=True):
     It only has an effect under a ``tf.distribute`` strategy with several replicas.
 
     Example:
+        >>> import kerascon
         >>> encoder = kerascon.encoders.resnet50()
         >>> synchronize_batch_norm(encoder)
         53

@@ -90,7 +90,15 @@ class SupConModel(StageStepMixin, keras.Model):
             affine parameters (inference mode) in every stage.
 
     Example:
+        >>> import keras
+        >>> import kerascon
+        >>> from kerascon.data import load_source, multiview_dataset, single_view_dataset
         >>> from kerascon.encoders import resnet18
+        >>> train_src = load_source("digits", split="train")
+        >>> multiview_ds = multiview_dataset(train_src, views=2, batch_size=128, seed=0)
+        >>> single_view_ds = single_view_dataset(train_src, batch_size=128, augment="flip_crop",
+        ...                                      shuffle=True)
+        >>> test_ds = single_view_dataset(load_source("digits", split="test"), batch_size=256)
         >>> model = SupConModel(resnet18(width_multiplier=0.25), num_classes=10)
         >>> model.compile(optimizer=kerascon.optimizers.LARS(0.5))
         >>> model.fit(multiview_ds, epochs=100)               # contrastive stage

@@ -18,9 +18,17 @@ class EncoderInputs:
     """What the encoder takes: its input structure and the rank of each tensor.
 
     Example:
+        >>> import keras
+        >>> import numpy as np
+        >>> inputs = {"token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
+        ...           "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask")}
+        >>> tokens = keras.layers.Embedding(1000, 32)(inputs["token_ids"])
+        >>> pooled = keras.layers.GlobalAveragePooling1D()(tokens, mask=inputs["padding_mask"])
+        >>> text_encoder = keras.Model(inputs, pooled)
         >>> spec = describe_encoder_inputs(text_encoder)      # dict of token ids + mask
         >>> spec.is_image, spec.keys
         (False, ('padding_mask', 'token_ids'))
+        >>> ids_b_v_t = mask_b_v_t = np.ones((4, 2, 16), "int32")   # [batch, views, tokens]
         >>> spec.is_multiview({"token_ids": ids_b_v_t, "padding_mask": mask_b_v_t})
         True
     """

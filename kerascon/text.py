@@ -63,7 +63,10 @@ class SequencePooling(keras.layers.Layer):
             ``padding_mask`` is true (a row without any token gives zeros, not NaN).
 
     Example:
-        >>> pooled = SequencePooling("mean")(sequence, padding_mask=mask)
+        >>> import numpy as np
+        >>> sequence = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        >>> mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)   # [B, T]
+        >>> pooled = SequencePooling("mean")(sequence, padding_mask=mask)   # [2, 8]
     """
 
     def __init__(self, mode="cls", **kwargs):
@@ -174,8 +177,14 @@ def joint_classifier(encoder, num_classes, name="joint_classifier"):
     al. Train it with :func:`joint_loss_config` and the labels for both outputs.
 
     Example:
+        >>> import keras_hub
+        >>> import numpy as np
+        >>> backbone = keras_hub.models.BertBackbone.from_preset("bert_tiny_en_uncased")
         >>> model = joint_classifier(text_encoder(backbone), num_classes=2)
         >>> model.compile(optimizer=keras.optimizers.AdamW(1e-5), **joint_loss_config())
+        >>> inputs = {"token_ids": np.ones((32, 16), "int32"), "segment_ids": np.zeros((32, 16), "int32"),
+        ...           "padding_mask": np.ones((32, 16), "int32")}
+        >>> labels = np.arange(32) % 2
         >>> model.fit(inputs, {"logits": labels, "embedding": labels}, batch_size=16)
     """
     inputs = _fresh_inputs(encoder)
@@ -196,6 +205,9 @@ def joint_loss_config(temperature=GUNEL_TEMPERATURE, joint_weight=GUNEL_JOINT_WE
         joint_weight: λ in [0, 1], the weight of the contrastive term (their best: 0.9).
 
     Example:
+        >>> import keras_hub
+        >>> backbone = keras_hub.models.BertBackbone.from_preset("bert_tiny_en_uncased")
+        >>> model = joint_classifier(text_encoder(backbone), num_classes=2)
         >>> model.compile(optimizer="adam", **joint_loss_config(joint_weight=0.5))
     """
     if not 0.0 <= joint_weight <= 1.0:

@@ -88,7 +88,13 @@ class ViewAugmentation(keras.layers.Layer):
         >>> augment = ViewAugmentation(views=2, seed=0)
         >>> augment(np.zeros((8, 32, 32, 3), "uint8")).shape
         (8, 2, 32, 32, 3)
+        >>> from kerascon.encoders import resnet18
+        >>> from kerascon.model import SupConModel
+        >>> uint8_images = np.zeros((1024, 32, 32, 3), "uint8")
+        >>> labels = np.arange(1024) % 10
+        >>> encoder = resnet18(width_multiplier=0.25)
         >>> model = SupConModel(encoder, augmentation=ViewAugmentation(2))
+        >>> model.compile(optimizer="sgd")
         >>> model.fit(uint8_images, labels, batch_size=512)   # views made on the device
     """
 

@@ -102,7 +102,9 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
         UnknownPretrainedError, ChecksumError, DownloadError, CheckpointError.
 
     Example:
+        >>> import numpy as np
         >>> model = load("resnet50.supcon_cifar10_mine", num_classes=10, stage="linear")
+        >>> raw_images = np.zeros((4, 32, 32, 3), "uint8")              # pixels in [0, 255]
         >>> features = model.encoder(model.preprocessing(raw_images))
     """
     spec = get_pretrained(name)

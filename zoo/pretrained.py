@@ -38,6 +38,7 @@ the file::
     model = zoo.load("resnet50.supcon_cifar10_mine")
 
 Example:
+    >>> import kerascon.zoo as zoo
     >>> zoo.list_pretrained("resnet50.*")
     ['resnet50.supcon_cifar10_mine']
     >>> zoo.get_pretrained("resnet50.supcon_cifar10_mine").feature_dim
@@ -259,7 +260,14 @@ def register_pretrained(spec):
         ValueError: if the name is taken or the architecture is unknown.
 
     Example:
-        >>> register_pretrained(PretrainedSpec(name="resnet18.mine", ...))
+        >>> import os
+        >>> from kerascon.zoo import sha256_file
+        >>> path = "/data/ckpt/resnet18_last.pth"
+        >>> register_pretrained(PretrainedSpec(
+        ...     name="resnet18.mine", source=path, sha256=sha256_file(path),
+        ...     size=os.path.getsize(path), format="torch-supcontrast", input_size=(32, 32),
+        ...     mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), stem="cifar",
+        ...     feature_dim=512, license="BSD-2-Clause"))
     """
     if not isinstance(spec, PretrainedSpec):
         raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")

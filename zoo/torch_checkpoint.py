@@ -135,6 +135,8 @@ def read_state_dict(source):
         ImportError: a file was given but torch is not installed.
 
     Example:
+        >>> import numpy as np
+        >>> w = np.zeros((64, 3, 3, 3), np.float32)
         >>> state = read_state_dict({"model": {"module.conv1.weight": w}})
         >>> list(state)
         ['conv1.weight']

@@ -255,9 +255,14 @@ def from_torch(
             or shape mismatches (one line, first offending keys, arch hint).
 
     Example:
+        >>> import numpy as np
+        >>> import torchvision
         >>> model = from_torch("resnet18_cifar.pth", layout="supcontrast")
+        >>> nhwc_images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+        >>> nchw_images = nhwc_images.transpose(0, 3, 1, 2)  # the same images for torch
         >>> feats = model.encoder(nhwc_images)          # == torch encoder(nchw_images)
         >>> z = model.projection_head(feats)             # == F.normalize(head(feat))
+        >>> torchvision_sd = torchvision.models.resnet18(weights="IMAGENET1K_V1").state_dict()
         >>> tv = from_torch(torchvision_sd, layout="torchvision", classifier=True)
     """
     if layout not in LAYOUTS:

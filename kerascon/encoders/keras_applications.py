@@ -147,6 +147,7 @@ class KerasImagenetPreprocessing(keras.layers.Layer):
     ``"torch"``: to [0, 1], minus ImageNet mean, over std.
 
     Example:
+        >>> import numpy as np
         >>> KerasImagenetPreprocessing("tf")(np.full((1, 2, 2, 3), 255.0))[0, 0, 0]
         [1., 1., 1.]
     """
@@ -182,6 +183,8 @@ def raw_pixel_preprocessing(name="preprocessing"):
     of them must pass ``[0, 255]`` pixels through unchanged.
 
     Example:
+        >>> from kerascon.encoders import build_encoder
+        >>> from kerascon.model import SupConModel
         >>> SupConModel(build_encoder("keras_densenet121"), 10,
         ...             preprocessing=raw_pixel_preprocessing())
     """

@@ -26,6 +26,10 @@ def reliability_diagram(labels, probabilities, num_bins=15):
         ``bin_count`` (int) [num_bins].
 
     Example:
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> y = np.array([0, 1, 1, 0])
+        >>> probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.8, 0.2]])
         >>> d = reliability_diagram(y, probs, num_bins=10)
         >>> plt.bar(d["bin_edges"][:-1], d["bin_accuracy"], width=0.1, align="edge")
     """

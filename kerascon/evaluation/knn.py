@@ -29,6 +29,10 @@ def knn_predict_scores(train_embeddings, train_labels, test_embeddings, *, k=200
     """Per-class weighted kNN votes [N_test, num_classes] (see :func:`knn_accuracy`).
 
     Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> train_x, train_y = rng.normal(size=(100, 16)), rng.integers(0, 10, size=100)
+        >>> test_x = rng.normal(size=(20, 16))
         >>> scores = knn_predict_scores(train_x, train_y, test_x, k=20)
         >>> predictions = scores.argmax(axis=1)
     """
@@ -94,8 +98,14 @@ def knn_accuracy(train_embeddings, train_labels, test_embeddings, test_labels, *
         ``{"knn_top1": float}``, plus ``"knn_top5"`` when ``num_classes >= 5``.
 
     Example:
-        >>> knn_accuracy(train_x, train_y, test_x, test_y, k=200, temperature=0.1)
-        {'knn_top1': 0.91, 'knn_top5': 0.99}
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> centres = rng.normal(size=(10, 16))                  # one cluster per class
+        >>> train_y, test_y = np.arange(200) % 10, np.arange(50) % 10
+        >>> train_x = centres[train_y] + 0.1 * rng.normal(size=(200, 16))
+        >>> test_x = centres[test_y] + 0.1 * rng.normal(size=(50, 16))
+        >>> knn_accuracy(train_x, train_y, test_x, test_y, k=20, temperature=0.1)
+        {'knn_top1': 1.0, 'knn_top5': 1.0}
     """
     test_y = _to_numpy(test_labels)
     if num_classes is None:
@@ -139,8 +149,18 @@ class KNNMonitor(keras.callbacks.Callback):
     callbacks in the list.
 
     Example:
+        >>> import keras
+        >>> from kerascon.data import load_source, multiview_dataset, single_view_dataset
+        >>> from kerascon.model import SupConModel
+        >>> train_src, test_src = load_source("digits", split="train"), load_source("digits", split="test")
+        >>> multiview_ds = multiview_dataset(train_src, views=2, batch_size=128, seed=0)
+        >>> train_single_view_ds = single_view_dataset(train_src, batch_size=256)
+        >>> test_ds = single_view_dataset(test_src, batch_size=256)
+        >>> model = SupConModel.from_architecture("resnet18", num_classes=10, width_multiplier=0.125)
+        >>> model.compile(optimizer="sgd")
         >>> monitor = KNNMonitor(train_single_view_ds, test_ds, every=10, k=200)
-        >>> model.fit(multiview_ds, epochs=100, callbacks=[monitor, keras.callbacks.CSVLogger("log.csv")])
+        >>> model.fit(multiview_ds, epochs=100,
+        ...           callbacks=[monitor, keras.callbacks.CSVLogger("log.csv")])
     """
 
     def __init__(self, train_data, test_data, *, every=1, k=200, temperature=0.1,

@@ -53,10 +53,14 @@ def collect_outputs(model, dataset, *, embedding_index=None, image_index=None) -
         image_index: sorted example indices whose images to keep as uint8 (``None``: none).
 
     Example:
+        >>> from kerascon.data import load_source, single_view_dataset
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel.from_architecture("resnet18", num_classes=10, width_multiplier=0.125)
+        >>> src = load_source("digits", split="test")
         >>> out = collect_outputs(model, single_view_dataset(src, batch_size=256,
         ...                                                  image_size=32))
         >>> out.logits.shape, out.embeddings.shape
-        ((359, 10), (359, 128))
+        ((359, 10), (359, 64))
     """
     labels, logits, embeddings, images = [], [], [], []
     offset = 0

@@ -16,6 +16,12 @@ digit strings (JSON round trips turn them into strings) and come out as strings.
 for the paper's accuracy/calibration-versus-severity curves.
 
 Example:
+    >>> import numpy as np
+    >>> from kerascon.saving import load_model
+    >>> model, reference = load_model("runs/supcon/model.keras"), load_model("runs/ce/model.keras")
+    >>> x_test, y_test = np.full((64, 32, 32, 3), 128, np.uint8), np.arange(64) % 10
+    >>> def predict(x): return model.predict(x, verbose=0)["logits"]
+    >>> def predict_reference(x): return reference.predict(x, verbose=0)["logits"]
     >>> ours = evaluate_corruptions(predict, x_test, y_test)
     >>> ref = evaluate_corruptions(predict_reference, x_test, y_test)
     >>> mean_corruption_error(corruption_errors(ours["accuracy"]),
@@ -218,7 +224,11 @@ def evaluate_corruptions(predict_fn, images, labels, corruptions=CORRUPTIONS,
         the clean values) for accuracy/calibration-versus-severity curves.
 
     Example:
-        >>> result = evaluate_corruptions(lambda x: model.predict(x, verbose=0), x, y)
+        >>> import numpy as np
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel.from_architecture("resnet18", num_classes=10, width_multiplier=0.125)
+        >>> x, y = np.full((64, 32, 32, 3), 128, np.uint8), np.arange(64) % 10
+        >>> result = evaluate_corruptions(lambda b: model.predict(b, verbose=0)["logits"], x, y)
         >>> result["by_severity"]["5"]["accuracy"], result["accuracy"]["fog"]["1"]
     """
     arr = _check_images(images)

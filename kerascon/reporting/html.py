@@ -35,6 +35,8 @@ def summary_rows(entries) -> list:
     """``[label, dataset, examples, *figures]`` per entry, as escaped HTML cell text.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> report_entries = entries(collect_runs(["runs/supcon", "runs/ce"]))
         >>> summary_rows(report_entries)[0][:2]
         ['supcon', 'digits:test']
     """
@@ -69,7 +71,10 @@ def render_page(title: str, runs, entries, figures, notes=()) -> str:
         notes: extra lines for the top of the page.
 
     Example:
-        >>> page = render_page("kerascon: evaluated runs", runs, entries, [("Accuracy", "accuracy.png")])
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> runs = collect_runs(["runs/supcon", "runs/ce"])
+        >>> page = render_page("kerascon: evaluated runs", runs, entries(runs),
+        ...                    [("Accuracy", "accuracy.png")])
     """
     head = (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>")

@@ -36,6 +36,7 @@ def accuracy_figure(entries):
     """Top-1 of the classifier and kNN top-1, one group of bars per evaluation.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
         >>> figure = accuracy_figure(entries(collect_runs(["runs/supcon", "runs/ce"])))
         >>> figure.savefig("accuracy.png")
     """
@@ -56,6 +57,8 @@ def ece_figure(entries):
     """Expected calibration error (15 bins) per evaluation.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> report_entries = entries(collect_runs(["runs/supcon", "runs/ce"]))
         >>> ece_figure(report_entries).savefig("ece.png")
     """
     chosen = [e for e in entries if "ece" in e.evaluation]
@@ -77,6 +80,8 @@ def corruption_figure(entries):
     """Accuracy per corruption type (mean over severities), one bar per evaluation.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> report_entries = entries(collect_runs(["runs/supcon", "runs/ce"]))
         >>> corruption_figure(report_entries).savefig("corruptions.png")
     """
     chosen = _corrupted(entries)
@@ -111,6 +116,8 @@ def severity_figure(entries):
     """Accuracy and ECE against corruption severity, 0 = clean (SupCon paper, Fig. 5).
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> report_entries = entries(collect_runs(["runs/supcon", "runs/ce"]))
         >>> severity_figure(report_entries).savefig("severity.png")
     """
     chosen = _corrupted(entries)

@@ -29,6 +29,7 @@ def loss_figure(run):
     """The loss columns of each stage's ``metrics.csv`` against epoch, a panel per stage.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs
         >>> loss_figure(collect_runs(["runs/supcon"])[0]).savefig("loss.png")
     """
     stages = {stage: {k: v for k, v in columns.items() if "loss" in k}
@@ -55,6 +56,8 @@ def reliability_figure(entries):
     """Reliability diagram (accuracy against confidence per bin) of each calibrated entry.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> report_entries = entries(collect_runs(["runs/supcon", "runs/ce"]))
         >>> reliability_figure(report_entries).savefig("reliability.png")
     """
     chosen = [e for e in entries if isinstance(e.evaluation.get("reliability"), dict)]
@@ -82,6 +85,8 @@ def embedding_figure(entries):
     """2-D PCA of the stored embedding sample of each entry, coloured by label.
 
     Example:
+        >>> from kerascon.reporting.collect import collect_runs, entries
+        >>> report_entries = entries(collect_runs(["runs/supcon", "runs/ce"]))
         >>> embedding_figure(report_entries).savefig("embeddings.png")
     """
     panels = []

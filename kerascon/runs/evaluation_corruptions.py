@@ -92,7 +92,9 @@ def matching_corruptions(evaluation: dict, dataset: str, split_examples: int,
     the requested corruptions and severities; it is returned restricted to those.
 
     Example:
-        >>> section = matching_corruptions(stored, "digits:test", 359, CorruptionOptions())
+        >>> from kerascon.runs.evaluation_store import read_evaluations
+        >>> stored = read_evaluations("runs/digits")["frozen-test"]
+        >>> section = matching_corruptions(stored, "digits:test", 359, CorruptionOptions().validated())
     """
     section = evaluation.get("corruptions")
     if not isinstance(section, dict):
@@ -150,6 +152,10 @@ def corruption_section(model, images, labels, options: CorruptionOptions, *, dat
         ``ce`` and ``relative_ce`` per corruption.
 
     Example:
+        >>> import numpy as np
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel.from_architecture("resnet18", num_classes=10, width_multiplier=0.125)
+        >>> x, y = np.full((100, 32, 32, 3), 128, np.uint8), np.arange(100) % 10
         >>> figures = corruption_section(model, x, y, CorruptionOptions().validated(),
         ...                              dataset="cifar10:test", split_examples=10000)
         >>> figures["mean_corruption_error"]

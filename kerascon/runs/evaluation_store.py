@@ -97,6 +97,10 @@ def write_evaluation(run_dir, result: dict, *, computed=(), points=None, labels=
     ``computed`` are kept. Returns the object written.
 
     Example:
+        >>> import numpy as np
+        >>> result = {"name": "frozen-test", "dataset": "digits:test", "knn_top1": 0.97,
+        ...           "embedding_sample": {"file": "frozen-test.npz", "examples": 359}}
+        >>> points, labels = np.zeros((359, 2), np.float32), np.arange(359) % 10
         >>> stored = write_evaluation("runs/digits", result, computed={"knn"},
         ...                           points=points, labels=labels)
     """
@@ -116,6 +120,7 @@ def load_embedding_sample(run_dir, evaluation: dict):
     """``(points [N, 2], labels [N])`` of an evaluation's embedding sample, or ``None``.
 
     Example:
+        >>> evaluation = read_evaluations("runs/digits")["frozen-test"]
         >>> points, labels = load_embedding_sample("runs/digits", evaluation)
     """
     sample = evaluation.get("embedding_sample") or {}

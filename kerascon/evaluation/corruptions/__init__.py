@@ -56,6 +56,7 @@ bilinear sampling against SciPy):
   the image (the reference uses 32).
 
 Example:
+    >>> import numpy as np
     >>> x = np.zeros((2, 32, 32, 3), np.uint8) + 128
     >>> corrupt(x, "gaussian_noise", severity=3, seed=0).shape
     (2, 32, 32, 3)

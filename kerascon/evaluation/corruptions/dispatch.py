@@ -76,6 +76,8 @@ def corrupt(images, corruption, severity, seed=0):
         numpy uint8 array [N, H, W, 3].
 
     Example:
+        >>> import numpy as np
+        >>> x_test = np.full((64, 32, 32, 3), 128, np.uint8)
         >>> out = corrupt(x_test[:64], "motion_blur", severity=3, seed=0)
     """
     function = _FUNCTIONS[_check_name(corruption)]
@@ -100,8 +102,13 @@ def corrupted_batches(images, labels, corruptions=CORRUPTIONS, severities=(1, 2,
         seed: int seed.
 
     Example:
-        >>> for name, severity, x, y in corrupted_batches(x_test, y_test, ["fog"], [1, 5]):
-        ...     correct += np.sum(model.predict(x).argmax(-1) == y)
+        >>> import numpy as np
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel.from_architecture("resnet18", num_classes=10, width_multiplier=0.125)
+        >>> x_test, y_test = np.full((16, 32, 32, 3), 128, np.uint8), np.zeros(16, np.int32)
+        >>> correct = 0
+        >>> for name, severity, x, y in corrupted_batches(x_test, y_test, ["fog"], [1, 5], batch_size=8):
+        ...     correct += np.sum(model.predict(x, verbose=0)["logits"].argmax(-1) == y)
     """
     arr = _check_images(images)
     labels = np.asarray(labels)

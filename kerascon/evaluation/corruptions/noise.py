@@ -22,6 +22,7 @@ def gaussian_noise(images, severity=1, seed=0):
     """Additive Gaussian noise, std ``c`` in [0, 1] units, c = .04 .06 .08 .09 .10.
 
     Example:
+        >>> import numpy as np
         >>> gaussian_noise(np.full((1, 32, 32, 3), 128, np.uint8), 5).std() > 20
         True
     """
@@ -36,6 +37,7 @@ def shot_noise(images, severity=1, seed=0):
     """Poisson (photon) noise: ``poisson(x * c) / c``, c = 500 250 100 75 50.
 
     Example:
+        >>> import numpy as np
         >>> shot_noise(np.full((1, 8, 8, 3), 100, np.uint8), 5, seed=1).dtype
         dtype('uint8')
     """
@@ -50,6 +52,7 @@ def impulse_noise(images, severity=1, seed=0):
     """Salt-and-pepper noise on a fraction ``c`` of the values, c = .01 .02 .03 .05 .07.
 
     Example:
+        >>> import numpy as np
         >>> out = impulse_noise(np.full((4, 32, 32, 3), 128, np.uint8), 5)
         >>> 0.05 < np.mean(out != 128) < 0.09
         True
