@@ -88,8 +88,10 @@ class MomentumQueue(keras.layers.Layer):
         projection_dim: width of the key projections.
 
     Example:
-        >>> keys = MomentumQueue.from_query(encoder, head, preprocessing, momentum=0.99,
-        ...                                 queue_size=4096)
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel.from_architecture("resnet18", width_multiplier=0.125)
+        >>> keys = MomentumQueue.from_query(model.encoder, model.projection_head,
+        ...                                 model.preprocessing, momentum=0.99, queue_size=4096)
     """
 
     def __init__(self, key_encoder, key_projection_head, key_preprocessing=None, *,
