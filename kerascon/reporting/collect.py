@@ -14,10 +14,10 @@ from pathlib import Path
 
 from kerascon.errors import KerasconError, RunError, Setting, Step
 from kerascon.runs.evaluation_store import read_evaluations
+from kerascon.stages import STAGE_NAMES
 
 __all__ = ["Entry", "RunSummary", "collect_runs", "entries"]
 
-_STAGE_ORDER = ("contrastive", "joint", "ce", "linear")
 
 
 @dataclass
@@ -98,7 +98,7 @@ def collect_runs(paths) -> list:
     summaries = []
     for label, path in zip(_labels(paths), paths):
         run = RunSummary(label=label, path=path, evaluations=read_evaluations(path))
-        for stage in _STAGE_ORDER:
+        for stage in STAGE_NAMES:
             csv_path = path / "stages" / stage / "metrics.csv"
             if csv_path.is_file():
                 run.curves[stage] = _read_curves(csv_path)
