@@ -10,9 +10,13 @@ guard sees it at the next step boundary, checkpoints that step and raises
 signal (143 for SIGTERM, 130 for SIGINT). A second Ctrl-C interrupts at once.
 
 Example:
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((8, 2)), np.ones((8, 1))
     >>> with stop_requests() as requests:
-    ...     guard = TrainingGuard(requests, checkpointer=None, steps=10)
-    ...     model.fit(data, epochs=2, callbacks=[guard])
+    ...     guard = TrainingGuard(requests, checkpointer=None, steps=2)
+    ...     history = model.fit(x, y, batch_size=4, epochs=1, callbacks=[guard], verbose=0)
 """
 
 from __future__ import annotations
