@@ -3,6 +3,8 @@
 Each command lives in its own module and stays thin: parse options, call the library,
 print. Errors become one line, ``Error: <what went wrong>; <how to fix it>``, on stderr
 with exit code 1; usage errors (a missing or malformed option) keep click's exit code 2.
+Training stopped by SIGTERM or Ctrl-C checkpoints its step and exits with the shell's
+code for the signal (143, 130), also in one line.
 ``--debug`` or ``KERASCON_DEBUG=1`` shows the traceback instead.
 """
 
@@ -57,12 +59,17 @@ class KerasconGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click prints usage errors itself and exits with 2
         except KeyboardInterrupt:
-            click.echo("Interrupted: the last finished epoch is checkpointed; rerun with "
-                       "--resume to continue.", err=True)
+            click.echo("Interrupted: the last checkpoint (of an epoch, or of the step where a "
+                       "first Ctrl-C stopped training) is kept; rerun with --resume to continue.",
+                       err=True)
             sys.exit(130)
         except Exception as error:  # noqa: BLE001 - the CLI's single error boundary
             if (ctx.obj or {}).get("debug"):
                 raise
+            status = getattr(error, "exit_status", None)
+            if isinstance(status, int) and status > 128:  # stopped by a signal, checkpointed
+                click.echo(f"Interrupted: {one_line(error)}", err=True)
+                sys.exit(status)
             message = one_line(error)
             if not isinstance(error, _EXPECTED):
                 message += " (unexpected; rerun with --debug or KERASCON_DEBUG=1 for the traceback)"

@@ -8,6 +8,7 @@ then renamed over the destination in one step.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -15,7 +16,60 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_write_text", "atomic_write_json", "atomic_path", "atomic_directory"]
+from kerascon.errors import KerasconError
+
+__all__ = ["DiskFullError", "atomic_write_text", "atomic_write_json", "atomic_path",
+           "atomic_directory", "is_disk_full"]
+
+# ENOSPC: the file system is full; EFBIG: the file exceeds the size limit (RLIMIT_FSIZE or
+# the file system's); EDQUOT: the user's quota is spent.
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# The same conditions as TensorFlow and h5py report them (their own exception types).
+_DISK_FULL_TEXTS = ("no space left on device", "file too large", "disk quota exceeded")
+
+
+class DiskFullError(KerasconError, OSError):
+    """A write failed because the disk (or a size limit or quota) is full.
+
+    Raised by the atomic writers below, after the temporary file is removed, so the
+    destination still holds its previous content.
+
+    Example:
+        >>> str(DiskFullError("no space left on device while writing x.json; free space"))
+        'no space left on device while writing x.json; free space'
+    """
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or an exception it was raised from) says the disk is full.
+
+    Example:
+        >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+        True
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DiskFullError):
+            return True
+        if isinstance(error, OSError) and error.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(text in str(error).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _disk_full(path: Path, error: BaseException) -> DiskFullError:
+    if isinstance(error, DiskFullError):
+        return error
+    code = error.errno if isinstance(error, OSError) and error.errno else errno.ENOSPC
+    reason = os.strerror(code)
+    full = DiskFullError(f"{reason[:1].lower()}{reason[1:]} while writing {path} (nothing was "
+                         "written, its previous content is intact); free space on that file "
+                         "system and write it again")
+    full.errno = code  # the operating system's code (ENOSPC, EFBIG, EDQUOT)
+    return full
 
 
 @contextlib.contextmanager
@@ -39,9 +93,13 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as error:
+        if is_disk_full(error):
+            raise _disk_full(path, error) from error
+        raise
     finally:
         if tmp.exists():
-            tmp.unlink()
+            shutil.rmtree(tmp) if tmp.is_dir() and not tmp.is_symlink() else tmp.unlink()
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -87,6 +145,10 @@ def atomic_directory(path) -> Iterator[Path]:
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old) if old.is_dir() else old.unlink()
+    except Exception as error:
+        if is_disk_full(error):
+            raise _disk_full(path, error) from error
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

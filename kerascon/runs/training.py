@@ -26,6 +26,7 @@ from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
+from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.records import first_stage_config, stage_config
 from kerascon.stages import STAGES
 
@@ -78,15 +79,49 @@ def eval_dataset(source, image_size: int, batch_size: int = 256):
     return single_view_dataset(source, batch_size=batch_size, image_size=image_size)
 
 
-def _optimizer(config: TrainConfig, steps_per_epoch: int):
-    total = config.epochs * steps_per_epoch
-    schedule = WarmupCosineDecay(
+def _schedule(config: TrainConfig, steps_per_epoch: int) -> WarmupCosineDecay:
+    return WarmupCosineDecay(
         base_learning_rate=config.lr,
         warmup_steps=config.warmup_epochs * steps_per_epoch,
-        total_steps=total,
+        total_steps=config.epochs * steps_per_epoch,
     )
-    return build_optimizer(config.optimizer, schedule, momentum=config.momentum,
-                           weight_decay=config.weight_decay)
+
+
+def _optimizer(config: TrainConfig, steps_per_epoch: int):
+    return build_optimizer(config.optimizer, _schedule(config, steps_per_epoch),
+                           momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _apply_learning_rate(optimizer, schedule: WarmupCosineDecay) -> None:
+    """Give a resumed optimizer the schedule of the current configuration.
+
+    The checkpoint holds the schedule the stage started with; ``lr`` and ``epochs`` given
+    at resume apply instead. When the base learning rate changes (typically lowered
+    after a NaN loss), the momentum buffers are zeroed: they hold steps scaled by the old
+    rate, and a diverging run's buffers would carry the divergence over.
+    """
+    old = optimizer.learning_rate
+    old_base = old.base_learning_rate if isinstance(old, WarmupCosineDecay) else None
+    if old_base != schedule.base_learning_rate:
+        for variable in optimizer.variables:
+            if variable is not optimizer.iterations:
+                variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+    optimizer.learning_rate = schedule
+
+
+def _fit_phases(start_epoch: int, start_step: int, epochs: int, steps: int):
+    """``(initial_epoch, epochs, steps_per_epoch or None, step_offset)`` for each fit call.
+
+    A stage resumed in the middle of an epoch first finishes that epoch's remaining steps,
+    then trains the remaining epochs in full.
+    """
+    phases = []
+    if start_step and start_epoch < epochs:
+        phases.append((start_epoch, start_epoch + 1, steps - start_step, start_step))
+        start_epoch += 1
+    if start_epoch < epochs:
+        phases.append((start_epoch, epochs, None, 0))
+    return phases
 
 
 def backbone_options(config: TrainConfig, steps_per_epoch: int) -> dict:
@@ -205,7 +240,13 @@ def run_stage(
     ``contrastive``, ``joint`` and ``ce`` start a new model; ``linear`` loads the run's
     model and trains the classifier on its frozen encoder. ``resume=True`` continues
     from the stage's last checkpoint (one is written atomically after every epoch, so a
-    run killed at any moment loses at most the epoch in progress).
+    run killed at any moment loses at most the epoch in progress; SIGTERM or Ctrl-C
+    checkpoints the current step and raises
+    :class:`~kerascon.runs.guards.TrainingInterrupted`, and resuming continues from that
+    step; the previous checkpoint is kept and used when the last one is corrupt). On resume
+    the learning-rate schedule is rebuilt from ``config`` (so ``lr`` and ``epochs`` may be
+    changed); optimizer state and step count come from the checkpoint. A NaN or infinite
+    loss stops training with :class:`~kerascon.runs.guards.NonFiniteLossError`.
     The reported metrics are those of the final epoch, never the best one; with
     ``config.skip_corrupt`` they include ``skipped_images``, the unreadable files left out.
     """
@@ -252,11 +293,12 @@ def run_stage(
         _prepare_run(run, config, resume, overwrite)
         atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
-    initial_epoch, epoch_logs = 0, []
+    initial_epoch, initial_step, epoch_logs = 0, 0, []
     with strategy.scope():
         if resume_state is not None:
-            checkpoint, initial_epoch, epoch_logs = resume_state
+            checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
             model = keras.saving.load_model(checkpoint)
+            _apply_learning_rate(model.optimizer, _schedule(config, steps))
         else:
             if not stage.starts_run:
                 model = keras.saving.load_model(run.model_path)
@@ -266,7 +308,8 @@ def run_stage(
             model.compile(optimizer=_optimizer(config, steps))
 
     all_callbacks = list(callbacks)
-    checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs)
+    checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
+                                   saved=(initial_epoch, initial_step) if resume_state else None)
     if chief:
         stage_dir = run.stage_dir(config.stage)
         checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
@@ -275,12 +318,17 @@ def run_stage(
             keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
         ]
     history = {}
-    if initial_epoch < config.epochs:
-        history = model.fit(
-            train_data, epochs=config.epochs, initial_epoch=initial_epoch,
-            steps_per_epoch=steps if config.steps_per_epoch else None,
-            callbacks=all_callbacks, verbose=verbose, shuffle=False,
-        ).history
+    with stop_requests() as requests:
+        for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
+                                                            config.epochs, steps):
+            guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
+                                  step_offset=offset, run_dir=run.path, stage=config.stage,
+                                  batch_size=config.batch_size, lr=config.lr)
+            history = model.fit(
+                train_data, epochs=last, initial_epoch=first,
+                steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
+                callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
+            ).history
     # A stage resumed after its last checkpoint trains no epoch: report that epoch's logs.
     last = {k: v[-1] for k, v in history.items()} or \
         (checkpointer.history[-1] if checkpointer.history else {})
