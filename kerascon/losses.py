@@ -175,6 +175,9 @@ def supcon_loss(
         mask = ops.convert_to_tensor(mask)
     _check_shapes(features, labels, mask)
 
+    if features.dtype == "float64":
+        # Normalise before the cast: float64 values beyond float32's range would become inf.
+        features = _l2_normalize(features)
     features = _l2_normalize(ops.cast(features, "float32"))
     replicas = replica_context()
     global_features = replicas.all_gather(features)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,6 +20,33 @@ from kerascon.errors import ConfigError, Setting
 from kerascon.stages import STAGE_NAMES
 
 __all__ = ["TrainConfig", "ConfigError", "normalize_split"]
+
+
+def _check_type(name: str, value, annotation: str) -> None:
+    """A one-line ConfigError when ``value`` does not fit the field's annotation."""
+    optional = annotation.startswith("Optional[")
+    base = annotation[len("Optional["):-1] if optional else annotation
+    if value is None:
+        if optional:
+            return
+        raise ConfigError(f"{name} must not be empty (null); give a {base} value")
+    numbers = (int, float)
+    if base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base == "float":
+        ok = isinstance(value, numbers) and not isinstance(value, bool) and math.isfinite(value)
+    elif base == "str":
+        ok = isinstance(value, str)
+    else:  # tuple: a flat list of finite numbers
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(v, numbers) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        base = "list of numbers"
+    if not ok:
+        wanted = {"bool": "true or false", "int": "an integer", "float": "a finite number",
+                  "str": "a string"}.get(base, f"a {base}")
+        raise ConfigError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +103,8 @@ class TrainConfig:
     queue_size: int = 0
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), field.type)
         for name, choices in (("stage", STAGE_NAMES), ("loss", LOSSES), ("stem", STEMS),
                               ("augment", AUGMENT_POLICIES), ("optimizer", OPTIMIZERS),
                               ("strategy", STRATEGIES)):
