@@ -23,7 +23,9 @@ Examples:
   kerascon train --data pets/ --arch resnet18 --image-size 64 --epochs 100 --output runs/pets
   kerascon train --stage linear --run runs/pets --epochs 30
 \b
-  # a folder of class subfolders without train/test splits, no final evaluation
+  # a folder of class subfolders without train/test splits: 10% of every class held out
+  kerascon train --data flowers/ --output runs/flowers
+  # ... all of it for training, no final evaluation
   kerascon train --data flowers/ --split none --eval-split none --output runs/flowers
 \b
   # TFDS data prepared in a local directory; cross-entropy baseline
@@ -47,12 +49,20 @@ Examples:
 @click.option("--width-multiplier", type=float, default=None)
 @add_options(data_options)
 @click.option("--split", default=None,
-              help="Training split (default: train); `none` reads an image folder's class "
-                   "subfolders directly.")
+              help="Training split (default: train; a folder without train/: all but the "
+                   "held-out share); `none` reads an image folder's class subfolders directly.")
 @click.option("--eval-split", default=None,
-              help="Split for the final evaluation (default: test); `none` skips it.")
+              help="Split for the final evaluation (default: test, else val/, else the "
+                   "held-out share); `none` skips it.")
 @click.option("--skip-corrupt", is_flag=True, default=None,
               help="Leave unreadable images out (and report how many) instead of failing.")
+@click.option("--val-fraction", type=float, default=None,
+              help="Share of every class held out for evaluation when the data has no test/ (or "
+                   "val/) split: a plain DIR/<class>/ folder or a .npz without *_idx arrays "
+                   "(default: 0.1; seeded by --seed, recorded in the run).")
+@click.option("--max-image-pixels", type=int, default=None,
+              help="Refuse images whose header claims more pixels (default: 100000000), "
+                   "before decoding them.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="New run directory (contrastive, joint or ce stage).")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,

@@ -68,13 +68,14 @@ def test_ce_stage_on_a_folder_with_a_corrupt_image(tmp_path):
     assert evaluated["top1"] == report["top1"]
 
 
-def test_flat_folder_needs_split_none(tmp_path):
+def test_flat_folder_holds_out_or_takes_split_none(tmp_path):
     data = tmp_path / "flowers"
     write_images(data, classes=("daisy", "rose", "tulip"), per_class=12)
-    message = error_of("train", "--stage", "ce", "--data", data, *SMALL,
-                       "--output", tmp_path / "refused")
-    assert "has no 'train/' subfolder" in message and "--split none" in message
-    assert "daisy" in message and "train/<class>/" in message
+    held = tmp_path / "held"
+    report = json.loads(run("train", "--stage", "ce", "--data", data, *SMALL, "--epochs", "1",
+                            "--steps-per-epoch", "1", "--output", held, "--json").stdout)
+    assert report["held_out_examples"] == 3 and 0.0 <= report["top1"] <= 1.0  # 10% of 12 each
+    assert (held / "stages" / "ce" / "holdout.json").is_file()
     message = error_of("train", "--stage", "ce", "--data", data, "--split", "none", *SMALL,
                        "--output", tmp_path / "refused")
     assert "--eval-split none" in message

@@ -24,6 +24,7 @@ _EXPORTS = {
     "from_image_folder": "kerascon.data.sources",
     "from_npz": "kerascon.data.sources",
     "from_tfds": "kerascon.data.sources",
+    "HoldOut": "kerascon.data.holdout",
     "EMBEDDED_DATASETS": "kerascon.data.embedded",
     "load_embedded": "kerascon.data.embedded",
     "load_source": "kerascon.data.dispatch",

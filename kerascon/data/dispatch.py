@@ -8,18 +8,26 @@ with the data and which setting fixes it (see :mod:`kerascon.errors`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import math
 import os
 import socket
 import sys
 import threading
 
+import numpy as np
+
 from kerascon.data.embedded import EMBEDDED_DATASETS, load_embedded
+from kerascon.data.holdout import HOLDOUT_SPLITS, TRAIN_SPLIT, HoldOut
+from kerascon.data.image_files import DEFAULT_MAX_IMAGE_PIXELS, ImageFileError
 from kerascon.data.sources import DataSource, from_image_folder, from_npz, from_tfds
 from kerascon.data.splits import normalize_split
 from kerascon.errors import DataError, DataNotFoundError, Placeholder, Setting
 
 __all__ = ["load_source"]
+
+logger = logging.getLogger("kerascon.data")
 
 _PATH = Setting("data", Placeholder("PATH"))
 _TFDS_NAME = Setting("data", Placeholder("NAME"))
@@ -51,31 +59,127 @@ def _missing_split(root: str, split: str, setting: str) -> DataError:
                      Setting("split", None))
 
 
-def _image_folder(root: str, split, setting: str, skip_corrupt: bool) -> DataSource:
+def _is_flat(root: str) -> bool:
+    """A folder of class subfolders: none named train, test or val."""
+    return not any(os.path.isdir(os.path.join(root, name)) for name in (TRAIN_SPLIT, *HOLDOUT_SPLITS))
+
+
+def _holdout_select(where: str, split: str, holdout: HoldOut, drawn: dict):
+    """A ``select(keys, labels)`` that keeps the training or the held-out part of the keys."""
+    want_held_out = split in HOLDOUT_SPLITS
+
+    def select(keys, labels):
+        held = holdout.held_out_keys(keys, labels)
+        drawn["held_out"] = held
+        chosen = [i for i, key in enumerate(keys) if (key in held) == want_held_out]
+        if want_held_out and holdout.held_out is None:
+            names = {int(label): key.split("/")[0] if "/" in key else str(label)
+                     for key, label in zip(keys, labels)}
+            drawn["too_small"] = [names[label] for label in holdout.too_small(labels)]
+        if want_held_out and not chosen:
+            counts = {}
+            for label in labels:
+                counts[label] = counts.get(label, 0) + 1
+            need = math.ceil(0.5 / holdout.fraction)
+            raise DataError(f"{where} has too few examples per class to hold out {holdout.percent} of "
+                            f"them for evaluation (largest class: {max(counts.values(), default=0)}; one "
+                            f"is held out from {need}); set {{0}} higher, or {{1}} to skip the evaluation",
+                            Setting("val_fraction"), Setting("eval_split", None))
+        return chosen
+    return select
+
+
+def _log_holdout(where: str, split: str, holdout: HoldOut, drawn: dict):
+    """Say what the layout detection did: INFO for the split, WARNING for classes left out."""
+    if split == TRAIN_SPLIT:
+        logger.info("%s has no %s/ and %s/ splits: training on %s of every class, holding out %s "
+                    "(seed %d) for evaluation", where, TRAIN_SPLIT, HOLDOUT_SPLITS[0],
+                    holdout.train_percent, holdout.percent, holdout.seed)
+    small = drawn.get("too_small")
+    if small:
+        logger.warning("%d class(es) of %s have too few examples to hold out %s (%s); all their "
+                       "examples are used for training and none for evaluation", len(small),
+                       where, holdout.percent, ", ".join(repr(n) for n in small[:5]))
+
+
+def _image_folder(root: str, split, setting: str, skip_corrupt: bool, holdout: HoldOut | None,
+                  max_pixels) -> DataSource:
     root = os.path.abspath(root)
     if not _visible_entries(root):
         raise DataError(f"image folder '{root}' is empty; put images in '{root}/train/<class>/' "
                         f"and '{root}/test/<class>/', or in '{root}/<class>/' with {{0}} {{1}}",
                         Setting("split", None), Setting("eval_split", None))
-    folder = root
+    folder, select, name, drawn = root, None, None, {}
     if split is not None:
         folder = os.path.join(root, split)
         if not os.path.isdir(folder):
-            raise _missing_split(root, split, setting)
-    # Unreadable files are found here and reported below, not by the data module's logger.
+            val = os.path.join(root, HOLDOUT_SPLITS[1])
+            if split == HOLDOUT_SPLITS[0] and os.path.isdir(val):
+                logger.info("'%s' has no %s/ subfolder: using %s/ for %s", root, split, HOLDOUT_SPLITS[1],
+                            split)
+                folder = val
+            elif split in (TRAIN_SPLIT, *HOLDOUT_SPLITS) and _is_flat(root):
+                holdout = holdout or HoldOut()
+                folder = root
+                part = holdout.train_percent if split == TRAIN_SPLIT else holdout.percent
+                name = f"{os.path.basename(root) or root}:{split}({part})"
+                select = _holdout_select(f"image folder '{root}'", split, holdout, drawn)
+            else:
+                raise _missing_split(root, split, setting)
+    # Unusable files are reported below, not by the data module's logger.
     data_logger = logging.getLogger("kerascon.data")
     level = data_logger.level
     data_logger.setLevel(logging.ERROR)
     try:
-        source = from_image_folder(folder, on_error="skip")
+        source = from_image_folder(folder, on_error="skip" if skip_corrupt else "raise",
+                                   max_pixels=max_pixels, select=select, name=name)
+    except ImageFileError as error:
+        problem = error.problem
+        if problem is None or skip_corrupt:
+            raise
+        more = f" ({error.count - 1} more unusable file(s) in the folder)" if error.count > 1 else ""
+        if problem.pixels is not None:
+            raise DataError(f"image '{problem.path}' is too large ({problem.reason}); set {{0}} to "
+                            f"allow it, or {{1}} to leave it out{more}",
+                            Setting("max_image_pixels", problem.pixels),
+                            Setting("skip_corrupt", True)) from None
+        raise DataError(f"cannot decode image '{problem.path}' ({problem.reason}); delete it, or set "
+                        f"{{0}} to leave unreadable images out{more}",
+                        Setting("skip_corrupt", True)) from None
     finally:
         data_logger.setLevel(level)
-    if source.skipped and not skip_corrupt:
-        more = (f" ({len(source.skipped) - 1} more unreadable file(s) in the folder)"
-                if len(source.skipped) > 1 else "")
-        raise DataError(f"cannot decode image '{source.skipped[0]}' (corrupt or not an image); "
-                        f"delete it, or set {{0}} to leave unreadable images out{more}",
-                        Setting("skip_corrupt", True))
+    if select is not None:
+        source = dataclasses.replace(source, holdout=holdout.recorded(drawn["held_out"]))
+        _log_holdout(f"'{root}'", split, holdout, drawn)
+    return source
+
+
+def _npz_split_names(path: str):
+    """The ``<split>_idx`` names of a .npz file (None if it cannot be read: from_npz says why)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return [key[:-len("_idx")] for key in data.files if key.endswith("_idx")]
+    except Exception:  # noqa: BLE001 - from_npz reports unreadable files
+        return None
+
+
+def _npz(path: str, split, holdout: HoldOut | None) -> DataSource:
+    names = _npz_split_names(path)
+    if split is None or names is None or split in names:
+        return from_npz(path, split=split)
+    if split == HOLDOUT_SPLITS[0] and HOLDOUT_SPLITS[1] in names:
+        logger.info("'%s' has no %s_idx: using %s_idx for %s", path, split, HOLDOUT_SPLITS[1], split)
+        return from_npz(path, split=HOLDOUT_SPLITS[1])
+    if names or split not in (TRAIN_SPLIT, *HOLDOUT_SPLITS):
+        return from_npz(path, split=split)  # its error lists the splits there are
+    holdout = holdout or HoldOut()
+    drawn = {}
+    part = holdout.train_percent if split == TRAIN_SPLIT else holdout.percent
+    stem = os.path.splitext(os.path.basename(path))[0]
+    source = from_npz(path, name=f"{stem}:{split}({part})",
+                      select=_holdout_select(f"'{path}'", split, holdout, drawn))
+    source = dataclasses.replace(source, holdout=holdout.recorded(drawn["held_out"]))
+    _log_holdout(f"'{path}'", split, holdout, drawn)
     return source
 
 
@@ -139,20 +243,33 @@ def _tfds_source(name: str, split: str, data_dir) -> DataSource:
 
 
 def load_source(spec, split=None, data_dir=None, *, skip_corrupt: bool = False,
-                setting: str = "split") -> DataSource:
+                setting: str = "split", holdout: HoldOut | None = None,
+                max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) -> DataSource:
     """Open a data source from a string.
 
     * ``"digits"`` / ``"embedded:<name>"``: an embedded dataset (no download);
-    * an existing directory: an image folder, read as ``<spec>/<split>/<class>/`` (with
-      ``split=None``, ``"none"`` or ``""``: ``<spec>/<class>/``);
+    * an existing directory: an image folder, in one of three layouts:
+
+      - ``<spec>/<split>/<class>/`` (e.g. ``train/`` and ``test/``); a missing ``test/``
+        falls back to ``val/``;
+      - ``<spec>/<class>/`` with no ``train/``, ``test/`` or ``val/`` subfolder: split
+        ``"train"`` is the training part of a seeded, stratified hold-out
+        (:mod:`kerascon.data.holdout`, ``holdout``, default 10% of every class, seed 0)
+        and ``"test"`` or ``"val"`` its held-out part; the source's name says so
+        (``flowers:train(90%)``, ``flowers:test(10%)``), its ``holdout`` lists the
+        held-out files, and a log line (``kerascon.data``, INFO) reports it;
+      - with ``split=None``, ``"none"`` or ``""``: ``<spec>/<class>/`` as a whole;
     * embedded and TFDS datasets read their ``"train"`` split when ``split`` is None;
-    * a path ending in ``.npz``: arrays (:func:`~kerascon.data.sources.from_npz`);
+    * a path ending in ``.npz``: arrays (:func:`~kerascon.data.sources.from_npz`); a file
+      without any ``<split>_idx`` array is held out like a flat folder (keys: indices);
     * anything else: a TFDS dataset in ``data_dir``. When it is not prepared there and
       there is no network, the error comes at once instead of TFDS's download retries.
 
-    A corrupt image is an error naming the file, unless ``skip_corrupt`` (the source then
-    lists the files left out in ``skipped``). ``setting`` names the setting that chose
-    ``split`` (``"split"`` or ``"eval_split"``), for the advice in errors.
+    An unusable image (corrupt, empty, not an image, more than ``max_image_pixels``
+    pixels by its header: refused before decoding) is an error naming the file, unless
+    ``skip_corrupt`` (the source then lists the files left out in ``skipped``).
+    ``setting`` names the setting that chose ``split`` (``"split"`` or ``"eval_split"``),
+    for the advice in errors.
 
     Example:
         >>> load_source("embedded:digits", split="test").num_examples
@@ -167,7 +284,7 @@ def load_source(spec, split=None, data_dir=None, *, skip_corrupt: bool = False,
     expanded = os.path.expanduser(spec)
     lowered = spec.lower()
     if os.path.isdir(expanded):
-        return _image_folder(expanded, split, setting, skip_corrupt)
+        return _image_folder(expanded, split, setting, skip_corrupt, holdout, max_image_pixels)
     if lowered.startswith("embedded:"):
         return load_embedded(spec.split(":", 1)[1], split=split or "train")
     if lowered in EMBEDDED_DATASETS and not os.path.exists(expanded):
@@ -181,5 +298,5 @@ def load_source(spec, split=None, data_dir=None, *, skip_corrupt: bool = False,
             raise DataNotFoundError(f"data path '{os.path.abspath(expanded)}' does not exist; "
                                     "check {0}, which takes an image folder (one subfolder per "
                                     "class) or a .npz file", Setting("data"))
-        return from_npz(expanded, split=split)
+        return _npz(expanded, split, holdout)
     return _tfds_source(spec, split or "train", data_dir)

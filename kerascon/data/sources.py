@@ -29,6 +29,16 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from kerascon.data.holdout import HoldOut
+from kerascon.data.image_files import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    FileProblem,
+    ImageFileError,
+    decode_file,
+    header_keys,
+    screen_files,
+)
+from kerascon.errors import Setting
 from kerascon.image_ops import to_three_channels
 
 __all__ = [
@@ -43,7 +53,7 @@ __all__ = [
 logger = logging.getLogger("kerascon.data")
 
 #: File extensions read by :func:`from_image_folder` (compared case-insensitively).
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".gif")
 
 # Shuffle buffer used when a source has no cheap per-example keys (e.g. TFDS).
 _DEFAULT_SHUFFLE_BUFFER = 10_000
@@ -61,6 +71,8 @@ class DataSource:
         name: short description, e.g. ``"cifar10:train"``.
         skipped: paths of unreadable files left out (image folders, ``on_error="skip"``).
         image_shape: ``(H, W, 3)`` when every image has the same size, else ``None``.
+        holdout: when the source is one part of a hold-out split (data without splits of
+            its own), the :class:`~kerascon.data.holdout.HoldOut` with its held-out keys.
 
     Build one with :func:`from_tfds`, :func:`from_image_folder`, :func:`from_arrays`,
     :func:`from_npz`, :func:`~kerascon.data.load_embedded` or :func:`load_source`.
@@ -79,6 +91,7 @@ class DataSource:
     name: str
     skipped: tuple[str, ...] = ()
     image_shape: tuple[int, int, int] | None = None
+    holdout: HoldOut | None = None
     # Optional cheap per-example keys (indices, file paths) and a function mapping a
     # key to (image, label): lets shuffled() shuffle keys before decoding images.
     _keys: tf.data.Dataset | None = field(default=None, repr=False)
@@ -243,49 +256,88 @@ def from_tfds(
 # --------------------------------------------------------------------------- image folders
 
 
-def _decode_file(path: tf.Tensor) -> tf.Tensor:
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False, dtype=tf.uint8)
-    image.set_shape([None, None, 3])
-    return image
-
-
-def _check_decodable(paths: list[str]) -> tuple[list[int], dict[int, tuple[int, int]]]:
+def _check_decodable(keys: tuple, load: Callable) -> tuple[list[int], dict[int, tuple[int, int]]]:
     """Decode every file once (in parallel); return indices that failed and shapes of the rest."""
-    paths_t = tf.constant(paths)
-
-    def probe(i):
-        image = _decode_file(tf.gather(paths_t, i))
+    def probe(i, *key):
+        image, _ = load(*key)
         return i, tf.shape(image)[:2]
 
     probe_ds = (
-        tf.data.Dataset.range(len(paths))
+        tf.data.Dataset.from_tensor_slices((tf.range(len(keys[0]), dtype=tf.int64), *keys))
         .map(probe, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         .ignore_errors()
     )
     shapes: dict[int, tuple[int, int]] = {}
     for i, hw in probe_ds.as_numpy_iterator():
         shapes[int(i)] = (int(hw[0]), int(hw[1]))
-    bad = [i for i in range(len(paths)) if i not in shapes]
+    bad = [i for i in range(len(keys[0])) if i not in shapes]
     return bad, shapes
 
 
-def from_image_folder(path, *, on_error: str = "raise", validate: bool = True) -> DataSource:
+def _list_image_folder(root: str) -> tuple[list[str], list[str], list[int]]:
+    """Class names, image paths and labels of ``root/<class>/...`` (sorted, hidden entries out)."""
+    expected = f"expected one subfolder per class with {'/'.join(IMAGE_EXTENSIONS)} images, e.g. '{root}/cat/001.jpg'"
+    class_names = sorted(
+        entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")
+    )
+    if not class_names:
+        raise ValueError(f"no class folders in '{root}': {expected}")
+    paths: list[str] = []
+    labels: list[int] = []
+    for label, class_name in enumerate(class_names):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, class_name), followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in sorted(filenames):
+                if not filename.startswith(".") and filename.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(os.path.join(dirpath, filename))
+                    labels.append(label)
+    if not paths:
+        raise ValueError(f"no images found in '{root}' (class folders: {', '.join(class_names[:10])}): {expected}")
+    return class_names, paths, labels
+
+
+def _refuse(problems: list[FileProblem]) -> ImageFileError:
+    first = problems[0]
+    more = f" ({len(problems) - 1} more unusable file(s) in the folder)" if len(problems) > 1 else ""
+    if first.pixels is not None:
+        return ImageFileError(f"image '{first.path}' is too large ({first.reason}); set {{0}} to "
+                              f"allow it, or {{1}} to leave it out{more}",
+                              Setting("max_pixels", first.pixels), Setting("on_error", "skip"),
+                              problem=first, count=len(problems))
+    return ImageFileError(f"cannot decode image '{first.path}' ({first.reason}); remove it or set "
+                          f"{{0}}{more}", Setting("on_error", "skip"), problem=first,
+                          count=len(problems))
+
+
+def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
+                      max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+                      select: Callable | None = None, name: str | None = None) -> DataSource:
     """Images in one subfolder per class: ``path/<class_name>/<image>``.
 
     Class labels follow the sorted subfolder names. Files ending in ``.jpg``,
-    ``.jpeg`` or ``.png`` (any case) are read, also from nested folders; other files
-    and hidden entries are ignored. Grayscale, RGB and RGBA images of mixed sizes
-    are fine (all become ``uint8 [H, W, 3]``).
+    ``.jpeg``, ``.png`` or ``.gif`` (any case) are read, also from nested folders; other
+    files and hidden entries are ignored. Grayscale, RGB, RGBA, palette, 16-bit and CMYK
+    images of mixed sizes are fine (all become ``uint8 [H, W, 3]``, 16-bit scaled to 8,
+    JPEGs turned as their EXIF orientation says, GIFs by their first frame; see
+    :mod:`kerascon.data.image_files`). A 1x1 image is accepted.
 
-    Every file is decoded once when the source is built (``validate=True``), because
-    decode errors inside ``tf.data`` do not say which file failed. Unreadable files
-    raise a ``ValueError`` naming the file (``on_error="raise"``) or are left out
-    and listed in ``source.skipped`` (``on_error="skip"``). ``validate=False`` skips
-    the check (faster for huge folders; a bad file then fails during training).
+    Every file's header is read first: an empty file, a file that is no image, or an
+    image of more than ``max_pixels`` pixels (``None``: no limit) is found before
+    anything is decoded. Then every file is decoded once (``validate=True``), because
+    decode errors inside ``tf.data`` do not say which file failed. Unusable files raise
+    an :class:`~kerascon.data.image_files.ImageFileError` (a ``ValueError``) naming the
+    file and the reason (``on_error="raise"``) or are left out and listed in
+    ``source.skipped`` (``on_error="skip"``). ``validate=False`` skips the decoding
+    check (faster for huge folders; a corrupt file then fails during training).
+
+    ``select(keys, labels)``, when given, returns the indices of the files to use, from
+    their paths relative to ``path`` (``/``-separated) and labels: a subset such as a
+    hold-out (:mod:`kerascon.data.holdout`) keeps every class name. ``name`` replaces
+    the source's name (default: the folder's name).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: no class folders, no images, or an unreadable image.
+        ValueError: no class folders, no images, or an unusable image.
 
     Example::
 
@@ -299,61 +351,60 @@ def from_image_folder(path, *, on_error: str = "raise", validate: bool = True) -
         raise FileNotFoundError(f"image folder not found: '{root}'")
     if not os.path.isdir(root):
         raise ValueError(f"not a directory: '{root}' (expected a folder with one subfolder per class)")
-    expected = f"expected one subfolder per class with {'/'.join(IMAGE_EXTENSIONS)} images, e.g. '{root}/cat/001.jpg'"
-    class_names = sorted(
-        entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")
-    )
-    if not class_names:
-        raise ValueError(f"no class folders in '{root}': {expected}")
+    class_names, paths, labels = _list_image_folder(root)
+    if select is not None:
+        keys = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths]
+        chosen = list(select(keys, labels))
+        paths = [paths[i] for i in chosen]
+        labels = [labels[i] for i in chosen]
+        if not paths:
+            raise ValueError(f"no images of '{root}' were selected")
 
-    paths: list[str] = []
-    labels: list[int] = []
-    for label, class_name in enumerate(class_names):
-        for dirpath, dirnames, filenames in os.walk(os.path.join(root, class_name), followlinks=True):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for filename in sorted(filenames):
-                if not filename.startswith(".") and filename.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.join(dirpath, filename))
-                    labels.append(label)
-    if not paths:
-        raise ValueError(f"no images found in '{root}' (class folders: {', '.join(class_names[:10])}): {expected}")
+    problems_by_index, headers = screen_files(paths, max_pixels)
+    orientations, sixteen = header_keys(headers, range(len(paths)))
+    any_oriented, any_sixteen = any(o != 1 for o in orientations), any(sixteen)
 
-    skipped: tuple[str, ...] = ()
+    def load(file_path, orientation, sixteen_bit, label):
+        return decode_file(file_path, orientation, sixteen_bit, any_oriented=any_oriented,
+                           any_sixteen_bit=any_sixteen), label
+
+    keys = (paths, orientations, sixteen, labels)
     image_shape = None
     if validate:
-        bad, shapes = _check_decodable(paths)
-        if bad:
-            bad_paths = [paths[i] for i in bad]
-            if on_error == "raise":
-                more = f" ({len(bad) - 1} more unreadable file(s) in the folder)" if len(bad) > 1 else ""
-                raise ValueError(
-                    f"cannot decode image '{bad_paths[0]}' (corrupt or not an image); "
-                    f"remove it or pass on_error='skip'{more}"
-                )
-            logger.warning("skipped %d unreadable image(s) in '%s', e.g. '%s'", len(bad), root, bad_paths[0])
-            bad_set = set(bad)
-            paths = [p for i, p in enumerate(paths) if i not in bad_set]
-            labels = [lab for i, lab in enumerate(labels) if i not in bad_set]
-            skipped = tuple(bad_paths)
-            if not paths:
-                raise ValueError(f"no readable images in '{root}': all {len(bad)} files failed to decode")
+        usable = [i for i in range(len(paths)) if i not in problems_by_index]
+        probe_keys = tuple(
+            tf.constant([column[i] for i in usable], dtype=dtype) if usable else tf.constant([], dtype)
+            for column, dtype in zip(keys, (tf.string, tf.int32, tf.bool, tf.int32)))
+        bad, shapes = _check_decodable(probe_keys, load) if usable else ([], {})
+        for j in bad:
+            problems_by_index[usable[j]] = FileProblem(paths[usable[j]], "corrupt or not an image")
         distinct = set(shapes.values())
         if len(distinct) == 1:
-            h, w = distinct.pop()
-            image_shape = (h, w, 3)
+            image_shape = (*distinct.pop(), 3)
+    skipped: tuple[str, ...] = ()
+    if problems_by_index:
+        problems = [problems_by_index[i] for i in sorted(problems_by_index)]
+        if on_error == "raise":
+            raise _refuse(problems)
+        logger.warning("skipped %d unusable image(s) in '%s', e.g. '%s' (%s)", len(problems), root,
+                       problems[0].path, problems[0].reason)
+        keys = tuple([value for i, value in enumerate(column) if i not in problems_by_index] for column in keys)
+        skipped = tuple(problem.path for problem in problems)
+        if not keys[0]:
+            raise ImageFileError(f"no usable images in '{root}': all {len(problems)} files were left out, "
+                                 f"e.g. '{problems[0].path}' ({problems[0].reason})",
+                                 problem=problems[0], count=len(problems))
 
-    keys = tf.data.Dataset.from_tensor_slices((tf.constant(paths), tf.constant(labels, tf.int32)))
-
-    def load(file_path, label):
-        return _decode_file(file_path), label
-
+    key_ds = tf.data.Dataset.from_tensor_slices((
+        tf.constant(keys[0]), tf.constant(keys[1], tf.int32), tf.constant(keys[2], tf.bool),
+        tf.constant(keys[3], tf.int32)))
     return _keyed_source(
-        keys,
+        key_ds,
         load,
-        len(paths),
+        len(keys[0]),
         num_classes=len(class_names),
         class_names=tuple(class_names),
-        name=os.path.basename(root) or root,
+        name=name or os.path.basename(root) or root,
         skipped=skipped,
         image_shape=image_shape,
     )
@@ -473,13 +524,17 @@ def from_arrays(
     )
 
 
-def from_npz(path, *, split: str | None = None, name: str | None = None) -> DataSource:
+def from_npz(path, *, split: str | None = None, name: str | None = None,
+             select: Callable | None = None) -> DataSource:
     """A ``.npz`` file with ``images`` (or ``x``) and ``labels`` (or ``y``) arrays.
 
     Optional keys: ``class_names`` (strings) and per-split index arrays
     ``<split>_idx`` (e.g. ``train_idx``/``test_idx``). With ``split=None`` all
     examples are used; with a split name the file must hold ``<split>_idx``.
-    The file is read with ``np.load(allow_pickle=False)``.
+    ``select(keys, labels)``, when given, returns the indices of the examples to use
+    (keys are the examples' indices in the file, as strings): a subset such as a
+    hold-out (:mod:`kerascon.data.holdout`). The file is read with
+    ``np.load(allow_pickle=False)``.
 
     Example::
 
@@ -522,6 +577,13 @@ def from_npz(path, *, split: str | None = None, name: str | None = None) -> Data
             raise ValueError(f"'{key}' in '{file_path}' holds indices outside [0, {len(labels)})")
         images, labels = images[index], labels[index]
         stem = f"{stem}:{split}"
+    if select is not None:
+        label_array = np.asarray(labels)
+        if len(images) != len(label_array):
+            raise ValueError(f"images and labels differ in length: {len(images)} images vs {len(label_array)} labels")
+        index = np.asarray(list(select([str(i) for i in range(len(label_array))], label_array.reshape(-1).tolist())),
+                           dtype=np.int64)
+        images, labels = images[index], label_array[index]
     num_classes = len(class_names) if class_names is not None else None
     if num_classes is None and np.size(all_labels) and np.issubdtype(np.asarray(all_labels).dtype, np.number):
         num_classes = int(np.max(all_labels)) + 1  # from all splits, so train/test agree

@@ -15,6 +15,8 @@ from typing import Any, Optional
 import yaml
 
 from kerascon.choices import AUGMENT_POLICIES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
+from kerascon.data.holdout import DEFAULT_VAL_FRACTION
+from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
 from kerascon.errors import ConfigError, Setting
 from kerascon.stages import STAGE_NAMES
@@ -101,6 +103,8 @@ class TrainConfig:
     # Momentum encoder and labelled queue (kerascon.momentum); None: off.
     momentum_encoder: Optional[float] = None
     queue_size: int = 0
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    max_image_pixels: Optional[int] = DEFAULT_MAX_IMAGE_PIXELS
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -139,6 +143,13 @@ class TrainConfig:
             raise ConfigError(
                 f"warmup_epochs must be between 0 and epochs ({self.epochs}), got {self.warmup_epochs}"
             )
+        if isinstance(self.val_fraction, bool) or not 0.0 < float(self.val_fraction) < 1.0:
+            raise ConfigError(f"val_fraction must lie between 0 and 1 (the share of every class held out "
+                              f"when the data has no evaluation split), got {self.val_fraction!r}")
+        if self.max_image_pixels is not None and (isinstance(self.max_image_pixels, bool) or not isinstance(
+                self.max_image_pixels, int) or self.max_image_pixels < 1):
+            raise ConfigError(f"max_image_pixels must be an integer >= 1, got {self.max_image_pixels!r}")
+        object.__setattr__(self, "val_fraction", float(self.val_fraction))
         object.__setattr__(self, "split", normalize_split(self.split))
         object.__setattr__(self, "eval_split", normalize_split(self.eval_split))
         if self.crop_scale is not None:

@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass
 
 from kerascon.data.dispatch import load_source
+from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.errors import DataError, Placeholder, Setting, Step
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory, RunError
 from kerascon.runs.records import first_stage_config, image_size_of, load_run_model, stage_config
+from kerascon.runs.training import run_holdout
 from kerascon.stages import STAGE_NAMES, STAGES
 
 __all__ = ["EvalInputs", "resolve_inputs", "training_source"]
@@ -114,7 +116,9 @@ def resolve_inputs(run_dir, data: str | None = None, *, split: str | None = "rec
         split = "test" if other_data else recorded.eval_split
     if skip_corrupt is None:
         skip_corrupt = bool(recorded and recorded.skip_corrupt)
-    source = load_source(data, split=split, data_dir=data_dir, skip_corrupt=skip_corrupt)
+    source = load_source(data, split=split, data_dir=data_dir, skip_corrupt=skip_corrupt,
+                         holdout=run_holdout(run.path, data),
+                         max_image_pixels=recorded.max_image_pixels if recorded else DEFAULT_MAX_IMAGE_PIXELS)
     if model.num_classes is not None and source.num_classes > model.num_classes:
         raise DataError(f"dataset {source.name!r} has {source.num_classes} classes but the "
                          f"classifier has {model.num_classes}; evaluate on the same label set")
@@ -139,7 +143,8 @@ def training_source(inputs: EvalInputs):
                        Setting("knn", True))
     try:
         train = load_source(config.data, split=config.split, data_dir=config.data_dir,
-                            skip_corrupt=config.skip_corrupt)
+                            skip_corrupt=config.skip_corrupt, holdout=run_holdout(run.path, config.data),
+                            max_image_pixels=config.max_image_pixels)
     except (OSError, ValueError, RuntimeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise RunError(f"{{0}} needs the training data of run {run.path} ({config.data!r}, split "

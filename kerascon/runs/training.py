@@ -11,17 +11,19 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from typing import Iterable, Optional
 
 import keras
 
-from kerascon.atomic_files import atomic_path, atomic_write_text
+from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
 from kerascon.data.dispatch import load_source
+from kerascon.data.holdout import HoldOut
 from kerascon.data.pipeline import multiview_dataset, single_view_dataset
 from kerascon.distribute import is_chief, resolve_strategy
-from kerascon.errors import DataError, Setting, Step
+from kerascon.errors import ConfigError, DataError, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.runs.config import TrainConfig
@@ -30,7 +32,10 @@ from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.records import first_stage_config, stage_config
 from kerascon.stages import STAGES
 
-__all__ = ["eval_dataset", "resolve_config", "run_stage"]
+__all__ = ["HOLDOUT_FILE", "eval_dataset", "resolve_config", "run_holdout", "run_stage"]
+
+#: Where a stage records its hold-out (data without splits): ``stages/<stage>/holdout.json``.
+HOLDOUT_FILE = "holdout.json"
 
 
 # ----------------------------------------------------------------------------- data
@@ -45,14 +50,54 @@ def _check_classes(source, config: TrainConfig) -> None:
                         "least 2: add one subfolder per class (or more labels) to the data")
 
 
-def _sources(config: TrainConfig):
+def run_holdout(run_dir, data) -> Optional[HoldOut]:
+    """The hold-out a run recorded for ``data`` (``stages/<first stage>/holdout.json``), if any.
+
+    Data without splits of its own is split by a seeded, stratified hold-out; the run's first
+    stage records the held-out files (or indices), and later stages and evaluations of the
+    same data use exactly those.
+
+    Example:
+        >>> holdout = run_holdout("runs/flowers", "/data/flowers")
+        >>> holdout.fraction, len(holdout.held_out)
+        (0.1, 36)
+    """
+    run = RunDirectory(run_dir)
+    for name, table in STAGES.items():
+        path = run.stage_dir(name) / HOLDOUT_FILE
+        if table.starts_run and path.is_file():
+            record = json.loads(path.read_text())
+            return HoldOut.from_dict(record) if record.get("data") == data else None
+    return None
+
+
+def _holdout(config: TrainConfig, run: RunDirectory, reuse: bool) -> HoldOut:
+    """The run's recorded hold-out (later stages, resuming) or a new draw."""
+    recorded = run_holdout(run.path, config.data) if reuse else None
+    if recorded is None:
+        return HoldOut(config.val_fraction, config.seed)
+    if abs(recorded.fraction - config.val_fraction) > 1e-9:
+        raise ConfigError(f"run {run.path} holds out {recorded.percent} of its data for evaluation and "
+                          f"its later stages use the same files; drop {{0}} or set {{1}}",
+                          Setting("val_fraction"), Setting("val_fraction", recorded.fraction))
+    return recorded
+
+
+def _sources(config: TrainConfig, holdout: HoldOut):
     train = load_source(config.data, split=config.split, data_dir=config.data_dir,
-                        skip_corrupt=config.skip_corrupt)
+                        skip_corrupt=config.skip_corrupt, holdout=holdout,
+                        max_image_pixels=config.max_image_pixels)
     _check_classes(train, config)
     evaluation = None
     if config.eval_split:
         evaluation = load_source(config.data, split=config.eval_split, data_dir=config.data_dir,
-                                 skip_corrupt=config.skip_corrupt, setting="eval_split")
+                                 skip_corrupt=config.skip_corrupt, setting="eval_split",
+                                 holdout=holdout, max_image_pixels=config.max_image_pixels)
+        if train.holdout is None and evaluation.holdout is not None:
+            raise DataError(f"the {config.eval_split!r} split of '{config.data}' would be held out of "
+                            f"the images the {config.split or 'whole'!r} split trains on; set {{0}} "
+                            "(train on a seeded share, evaluate on the rest) or {1}",
+                            Setting("split", "train"), Setting("eval_split", None))
         if evaluation.class_names != train.class_names:
             differing = sorted(set(train.class_names) ^ set(evaluation.class_names))
             raise DataError(
@@ -166,7 +211,7 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
 # Keys a linear stage inherits from the run it evaluates (same data, same images).
 _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
                         "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
-                        "skip_corrupt")
+                        "skip_corrupt", "val_fraction", "max_image_pixels")
 _LINEAR_DEFAULTS = {"lr": 0.5, "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
 
 
@@ -280,7 +325,8 @@ def run_stage(
         get_architecture(config.arch)
     if chief and stage.starts_run and not resume and not overwrite:
         _check_new_run(run)  # other workers may see the chief's files already
-    train_source, eval_source = _sources(config)
+    holdout = _holdout(config, run, reuse=resume or not stage.starts_run)
+    train_source, eval_source = _sources(config, holdout)
     train_data = _train_dataset(config, train_source)
     steps = config.steps_per_epoch or int(train_data.cardinality())
     if steps < 1:
@@ -292,6 +338,10 @@ def run_stage(
     if chief:
         _prepare_run(run, config, resume, overwrite)
         atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+        if train_source.holdout is not None:  # which files went where, for later stages
+            atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
+                "data": config.data, "train_dataset": train_source.name,
+                "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
 
     initial_epoch, initial_step, epoch_logs = 0, 0, []
     with strategy.scope():
@@ -337,6 +387,8 @@ def run_stage(
     if config.skip_corrupt:
         skipped = set(train_source.skipped) | set(eval_source.skipped if eval_source else ())
         metrics["skipped_images"] = len(skipped)
+    if eval_source is not None and eval_source.holdout is not None:
+        metrics["held_out_examples"] = eval_source.num_examples
     if eval_source is not None and stage.has_classifier:
         results = model.evaluate(eval_dataset(eval_source, config.image_size), verbose=0,
                                  return_dict=True)
