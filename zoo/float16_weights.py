@@ -36,6 +36,7 @@ def save_float16_weights(encoder, path):
         ValueError: a value does not fit float16 (larger than 65,504 in magnitude).
 
     Example:
+        >>> from kerascon.encoders import build_encoder
         >>> save_float16_weights(build_encoder("resnet18", width_multiplier=0.125), "e.npz")
     """
     arrays = {}
@@ -69,6 +70,7 @@ def load_float16_weights(encoder, path, *, what="the encoder"):
             or a shape that differs; one line naming it. No variable is assigned then.
 
     Example:
+        >>> from kerascon.encoders import build_encoder
         >>> load_float16_weights(build_encoder("resnet18", width_multiplier=0.125), "e.npz")
     """
     arrays = _read(path)

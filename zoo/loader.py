@@ -124,7 +124,9 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
 
     Example:
         >>> model = load("resnet50.supcon_cifar10_mine", num_classes=10, stage="linear")
-        >>> features = model.encoder(model.preprocessing(raw_images))
+        >>> import numpy as np
+        >>> images = np.zeros((2, 32, 32, 3), "float32")
+        >>> features = model.encoder(model.preprocessing(images))
     """
     spec = get_pretrained(name)
     head_kwargs = {k: model_kwargs.pop(k) for k in _HEAD if k in model_kwargs}

@@ -38,6 +38,7 @@ the file::
     model = zoo.load("resnet50.supcon_cifar10_mine")
 
 Example:
+    >>> import kerascon.zoo as zoo
     >>> zoo.list_pretrained("resnet50.*")
     ['resnet50.supcon_cifar10_mine']
     >>> zoo.get_pretrained("resnet50.supcon_cifar10_mine").feature_dim
@@ -281,7 +282,9 @@ def register_pretrained(spec):
         ValueError: if the name is taken or the architecture is unknown.
 
     Example:
-        >>> register_pretrained(PretrainedSpec(name="resnet18.mine", ...))
+        >>> import dataclasses
+        >>> shipped = get_pretrained("resnet18.supcon_digits")
+        >>> register_pretrained(dataclasses.replace(shipped, name="resnet18.mine"))
     """
     if not isinstance(spec, PretrainedSpec):
         raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
