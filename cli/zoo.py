@@ -5,11 +5,20 @@ from __future__ import annotations
 import click
 
 from kerascon.choices import STEMS
-from kerascon.cli.options import LibraryChoice
+from kerascon.cli.options import (
+    LibraryChoice,
+    add_options,
+    data_options,
+    import_tensorflow_quietly,
+    json_option,
+)
 
 EXAMPLES = """\b
 Examples:
   kerascon zoo list 'resnet50*'
+  kerascon zoo list --pretrained
+  kerascon zoo verify resnet18.supcon_digits
+  kerascon zoo build resnet18.supcon_digits --output runs/supcon_digits
   kerascon zoo show resnet50
   kerascon zoo show resnet50.TAG
   kerascon zoo download resnet50.TAG
@@ -22,24 +31,72 @@ def zoo():
     """The encoder zoo: architectures, pretrained weights, PyTorch conversion."""
 
 
+def _size(spec):
+    if not spec.size:
+        return "-"
+    return f"{spec.size / 1e6:.1f} MB" if spec.size >= 1e5 else f"{spec.size / 1e3:.1f} kB"
+
+
+def _metrics(spec):
+    return ", ".join(f"{m.name.replace(' (%)', '')} {m.value:.1f}%" if "(%)" in m.name
+                     else f"{m.name} {m.value}" for m in spec.metrics) or "-"
+
+
+def _where(spec):
+    if spec.shipped:
+        return "shipped"
+    return "Keras cache" if spec.format == "keras-application" else "download"
+
+
+def _pretrained_table(names, detailed):
+    from rich.table import Table
+
+    from kerascon.zoo.pretrained import get_pretrained
+
+    table = Table(title="kerascon pretrained weights")
+    table.add_column("name", no_wrap=True)
+    columns = (("dataset", "metric (test split)", "size", "from", "input", "license") if detailed
+               else ("format", "dataset", "input", "features", "projection", "license"))
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for name in names:
+        spec = get_pretrained(name)
+        dataset = spec.recipe.dataset if spec.recipe else "?"
+        size = "x".join(map(str, spec.input_size))
+        if detailed:
+            table.add_row(name, dataset, _metrics(spec), _size(spec), _where(spec), size,
+                          spec.license)
+        else:
+            table.add_row(name, spec.format, dataset, size, str(spec.feature_dim),
+                          str(spec.projection_dim or "-"), spec.license)
+    return table
+
+
 @zoo.command("list")
 @click.argument("pattern", default="*")
-def list_command(pattern):
-    """List architectures and pretrained weights matching a wildcard PATTERN."""
+@click.option("--pretrained", "pretrained_only", is_flag=True,
+              help="Only the pretrained weights, with their data set, measured metrics and size.")
+def list_command(pattern, pretrained_only):
+    """List architectures and pretrained weights matching a wildcard PATTERN.
+
+    Reads plain tables: it loads neither TensorFlow nor Keras.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from kerascon.zoo import get_architecture, get_pretrained, list_architectures, list_pretrained
+    from kerascon.zoo.catalogue import describe_architecture, list_architectures
+    from kerascon.zoo.pretrained import list_pretrained
 
     console = Console()
-    table = Table(title="kerascon architectures")
-    for column in ("name", "family", "features", "stem", "description"):
-        table.add_column(column)
-    for name in list_architectures(pattern):
-        spec = get_architecture(name)
-        table.add_row(name, str(spec.family), str(spec.feature_dim), str(spec.default_stem),
-                      str(spec.description))
-    console.print(table)
+    if not pretrained_only:
+        table = Table(title="kerascon architectures")
+        for column in ("name", "family", "features", "stem", "description"):
+            table.add_column(column)
+        for name in list_architectures(pattern):
+            spec = describe_architecture(name)
+            table.add_row(name, str(spec.family), str(spec.feature_dim), str(spec.default_stem),
+                          str(spec.description))
+        console.print(table)
 
     names = list_pretrained(pattern)
     if not names:
@@ -48,24 +105,13 @@ def list_command(pattern):
                       "No pretrained weights are registered (kerascon.zoo.register_pretrained "
                       "adds them).")
         return
-    table = Table(title="kerascon pretrained weights")
-    table.add_column("name", no_wrap=True)
-    for column in ("format", "dataset", "input", "features", "projection", "license"):
-        table.add_column(column, overflow="fold")
-    for name in names:
-        spec = get_pretrained(name)
-        table.add_row(
-            name, spec.format, spec.recipe.dataset if spec.recipe else "?",
-            "x".join(map(str, spec.input_size)), str(spec.feature_dim),
-            str(spec.projection_dim or "-"), spec.license,
-        )
-    console.print(table)
+    console.print(_pretrained_table(names, detailed=pretrained_only))
 
 
 def _pretrained_rows(spec):
     import dataclasses
 
-    from kerascon.zoo import cache_path
+    from kerascon.zoo.download import cache_path
 
     rows = []
     for field in dataclasses.fields(spec):
@@ -78,7 +124,12 @@ def _pretrained_rows(spec):
                               for m in value) or "-"
         rows.append((field.name, str(value)))
     path = cache_path(spec)
-    rows.append(("cache", f"{path} ({'present' if path.exists() else 'not downloaded'})"))
+    if spec.shipped:
+        rows.append(("file", f"{path} (shipped in the package; sha256 checked on every load)"))
+        rows.append(("verify", f"kerascon zoo verify {spec.name}"))
+        rows.append(("build", f"kerascon zoo build {spec.name} --output RUN"))
+    else:
+        rows.append(("cache", f"{path} ({'present' if path.exists() else 'not downloaded'})"))
     return rows
 
 
@@ -91,7 +142,8 @@ def show(name):
     from rich.console import Console
     from rich.table import Table
 
-    from kerascon.zoo import get_architecture, get_pretrained
+    from kerascon.zoo.catalogue import describe_architecture as get_architecture
+    from kerascon.zoo.pretrained import get_pretrained
 
     table = Table(title=name, show_header=False)
     table.add_column("field", no_wrap=True)
@@ -115,6 +167,89 @@ def download_command(name, force):
     from kerascon.zoo import download
 
     click.echo(str(download(name, force=force, progress=True)))
+
+
+def _progress_for(config):
+    from kerascon.cli.progress import RichProgress
+
+    return [RichProgress(images_per_step=config.batch_size * (config.views if config.stage in (
+        "contrastive", "joint") else 1))]
+
+
+def _card_check(result):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['name']}: card vs measured (test split)")
+    for column in ("metric", "card", "measured", "ok"):
+        table.add_column(column)
+    for row in result["metrics"]:
+        card = "-" if row["card"] is None else f"{row['card']:.2f}"
+        table.add_row(row["name"], card, f"{row['measured']:.2f}", "yes" if row["ok"] else "NO")
+    Console().print(table)
+
+
+@zoo.command("verify")
+@click.argument("name")
+@add_options(data_options[:1])
+@click.option("--linear-epochs", type=click.IntRange(min=1), default=None,
+              help="Train the linear classifier this many epochs instead of the recipe's "
+                   "(a quick check; the comparison with the card still applies).")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
+              help="Keep the run directory here (default: a temporary one).")
+@json_option
+def verify(name, data, linear_epochs, output_dir, as_json):
+    """Re-measure the card of the pretrained entry NAME on its test split.
+
+    Loads the shipped weights (offline, sha256 checked), trains the linear classifier on
+    the frozen encoder as the card's recipe says, evaluates linear top-1 and kNN top-1,
+    and exits with 1 when a metric is more than one point below the card.
+    """
+    import json
+
+    import_tensorflow_quietly()
+    from kerascon.runs.zoo_entries import TOLERANCE, verify_entry
+
+    result = verify_entry(name, data=data, linear_epochs=linear_epochs, output=output_dir,
+                          callbacks_for=None if as_json else _progress_for)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        _card_check(result)
+    if not result["ok"]:
+        low = ", ".join(r["name"] for r in result["metrics"] if not r["ok"])
+        verb = "are" if "," in low else "is"
+        raise click.ClickException(
+            f"{low} of {result['name']} {verb} more than {TOLERANCE:g} point below the card; "
+            "check the data and the recipe, or rebuild the entry with `kerascon zoo build`")
+
+
+@zoo.command("build")
+@click.argument("name")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False), required=True,
+              help="New run directory for the recipe's stages.")
+@add_options(data_options[:1])
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@json_option
+def build(name, output_dir, data, overwrite, as_json):
+    """Rerun the recipe of the pretrained entry NAME (contrastive + linear stage) into a run.
+
+    Prints the measured linear top-1 and kNN top-1 and writes the encoder's float16
+    weights to RUN/zoo/encoder.npz with their sha256 and size.
+    """
+    import json
+
+    import_tensorflow_quietly()
+    from kerascon.runs.zoo_entries import build_entry
+
+    result = build_entry(name, output_dir, data=data, overwrite=overwrite,
+                         callbacks_for=None if as_json else _progress_for)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    metrics = ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items())
+    click.echo(f"Built {result['name']} into {result['run']}: {metrics}")
+    click.echo(f"Weights {result['weights']}: sha256 {result['sha256']}, {result['size']} bytes")
 
 
 @zoo.command("convert")

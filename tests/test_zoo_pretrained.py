@@ -207,7 +207,7 @@ def test_train_starts_from_a_pretrained_entry(scratch, tmp_path):
     from click.testing import CliRunner
 
     from kerascon.cli.main import main
-    from kerascon.training import stage_config
+    from kerascon.runs.records import stage_config
 
     model = _tiny_supcon()
     path = tmp_path / "tiny.keras"

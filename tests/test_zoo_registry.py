@@ -43,8 +43,12 @@ def test_public_api_exported():
     assert issubclass(UnknownArchitectureError, ValueError)
     # One registry: kerascon.zoo re-exports the encoders' names (the same objects).
     for name in ("ArchitectureSpec", "UnknownArchitectureError", "build_encoder",
-                 "get_architecture", "list_architectures", "register_architecture"):
+                 "get_architecture", "register_architecture"):
         assert getattr(zoo, name) is getattr(encoders, name) is getattr(registry, name)
+    # zoo.list_architectures reads a Keras-free table until the encoders are loaded, then
+    # the registry itself (tests/test_zoo_list.py checks the table against the registry).
+    for pattern in ("*", "resnet1*", "keras_*"):
+        assert zoo.list_architectures(pattern) == encoders.list_architectures(pattern)
 
 
 def test_encoders_do_not_import_zoo():

@@ -1,11 +1,17 @@
 """kerascon.zoo: encoder architectures, pretrained weights and PyTorch import.
 
 Architectures are builders registered by name in :mod:`kerascon.encoders.registry`
-(re-exported here unchanged); pretrained
-weights are registered as ``ARCH.TAG`` entries (:mod:`.pretrained`), fetched
-into ``$KERASCON_HOME`` and sha256-verified (:mod:`.download`), and loaded as
-a :class:`~kerascon.model.SupConModel` (:func:`load`). :func:`from_torch`
-converts SupContrast / torchvision ResNet checkpoints.
+(re-exported here unchanged); pretrained weights are registered as ``ARCH.TAG`` entries
+(:mod:`.pretrained`): Keras' ImageNet weights (``keras_*.imagenet``, in Keras' cache),
+kerascon's own encoders shipped in the package (:mod:`.published`, e.g.
+``resnet18.supcon_digits``), and your own; downloads go to ``$KERASCON_HOME`` and are
+sha256-verified (:mod:`.download`). :func:`load` returns a
+:class:`~kerascon.model.SupConModel`; :func:`from_torch` converts SupContrast /
+torchvision ResNet checkpoints.
+
+Names load on first use (PEP 562): listing architectures and pretrained entries
+(:func:`list_architectures`, :func:`list_pretrained`, :func:`get_pretrained`) reads
+plain data and loads neither Keras nor TensorFlow; building or loading a model does.
 
 Example:
     >>> import kerascon.zoo as zoo
@@ -16,18 +22,20 @@ Example:
     64
     >>> zoo.list_pretrained("keras_resnet50*")   # Keras' ImageNet weights, via Keras' cache
     ['keras_resnet50.imagenet', 'keras_resnet50v2.imagenet']
+    >>> model = zoo.load("resnet18.supcon_digits")   # shipped in the package, offline
     >>> model = zoo.from_torch("last.pth", layout="supcontrast", arch="resnet50")
 """
 
-from kerascon.encoders.registry import (
-    ArchitectureSpec,
-    UnknownArchitectureError,
-    build_encoder,
-    get_architecture,
-    list_architectures,
-    register_architecture,
+import importlib
+
+from kerascon.zoo import (
+    keras_imagenet,  # noqa: F401  (registers keras_*.imagenet; no Keras)
+    published,  # noqa: F401  (registers kerascon's own entries; no Keras)
 )
-from kerascon.zoo import keras_imagenet  # noqa: F401,E402  (registers keras_*.imagenet)
+
+# Plain-Python modules, bound now: the function ``download`` must win over the submodule
+# of the same name, which Python would otherwise set as this package's attribute.
+from kerascon.zoo.catalogue import describe_architecture, list_architectures
 from kerascon.zoo.download import (
     ChecksumError,
     DownloadError,
@@ -37,8 +45,8 @@ from kerascon.zoo.download import (
     keras_cache_dir,
     kerascon_home,
     sha256_file,
+    shipped_file,
 )
-from kerascon.zoo.loader import load
 from kerascon.zoo.pretrained import (
     FORMATS,
     PretrainedSpec,
@@ -49,8 +57,19 @@ from kerascon.zoo.pretrained import (
     list_pretrained,
     register_pretrained,
 )
-from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
-from kerascon.zoo.torch_import import LAYOUTS, from_torch
+
+_EXPORTS = {
+    "ArchitectureSpec": "kerascon.encoders.registry",
+    "UnknownArchitectureError": "kerascon.encoders.registry",
+    "build_encoder": "kerascon.encoders.registry",
+    "get_architecture": "kerascon.encoders.registry",
+    "register_architecture": "kerascon.encoders.registry",
+    "load": "kerascon.zoo.loader",
+    "CheckpointError": "kerascon.zoo.torch_checkpoint",
+    "read_state_dict": "kerascon.zoo.torch_checkpoint",
+    "LAYOUTS": "kerascon.zoo.torch_import",
+    "from_torch": "kerascon.zoo.torch_import",
+}
 
 __all__ = [
     "ArchitectureSpec",
@@ -66,6 +85,7 @@ __all__ = [
     "UnknownPretrainedError",
     "build_encoder",
     "cache_path",
+    "describe_architecture",
     "download",
     "download_keras_weights",
     "from_torch",
@@ -80,4 +100,18 @@ __all__ = [
     "register_architecture",
     "register_pretrained",
     "sha256_file",
+    "shipped_file",
 ]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kerascon.zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 from kerascon.atomic_files import atomic_path
-from kerascon.zoo.pretrained import KERAS_APPLICATION, get_pretrained
+from kerascon.zoo.pretrained import KERAS_APPLICATION, PACKAGE_SOURCE, get_pretrained
 
 __all__ = [
     "ChecksumError",
@@ -42,6 +42,7 @@ __all__ = [
     "keras_cache_dir",
     "kerascon_home",
     "sha256_file",
+    "shipped_file",
 ]
 
 HOME_ENV = "KERASCON_HOME"
@@ -90,9 +91,45 @@ def cache_path(name):
         '/home/me/.keras/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5'
     """
     spec = get_pretrained(name)
+    if spec.shipped:
+        return _package_file(spec)
     if spec.format == KERAS_APPLICATION:
         return keras_cache_dir() / "models" / spec.filename
     return kerascon_home() / "pretrained" / spec.filename
+
+
+def _package_file(spec):
+    return Path(__file__).resolve().parent / spec.source[len(PACKAGE_SOURCE):]
+
+
+def shipped_file(name):
+    """The verified path of the weights ``name`` shipped inside the package (no network).
+
+    The sha256 is computed on every call (a shipped file is a few MB: milliseconds), so a
+    file changed after installation is never loaded. A shipped file that does not match is
+    left in place, unlike a cached download: it belongs to the installed package, and
+    reinstalling kerascon restores it.
+
+    Raises:
+        DownloadError: the file is missing from the installation.
+        ChecksumError: the file's sha256 or size is not the registered one.
+
+    Example:
+        >>> shipped_file("resnet18.supcon_digits").name
+        'encoder.npz'
+    """
+    spec = get_pretrained(name)
+    path = _package_file(spec)
+    if not path.is_file():
+        raise DownloadError(f"{spec.name} is shipped with kerascon but {path} is missing (an "
+                            "incomplete installation); reinstall kerascon")
+    actual = sha256_file(path)
+    if actual != spec.sha256 or path.stat().st_size != spec.size:
+        raise ChecksumError(
+            f"the shipped weights {path} of {spec.name} have sha256 {actual} "
+            f"({path.stat().st_size} bytes), expected {spec.sha256} ({spec.size} bytes), so "
+            "they were not loaded; the file was changed after installation: reinstall kerascon")
+    return path
 
 
 def sha256_file(path):
@@ -246,7 +283,8 @@ def download(name, *, force=False, progress=None, timeout=60.0):
     the entry's ``source`` (URL, ``file://`` URL or local path) is copied to a
     temporary file beside the cache path, hashed, and renamed into place.
 
-    ``keras-application`` entries go to Keras' cache (:func:`download_keras_weights`).
+    ``keras-application`` entries go to Keras' cache (:func:`download_keras_weights`);
+    entries shipped in the package are only verified (:func:`shipped_file`).
 
     Args:
         name: a registered pretrained name (or a :class:`PretrainedSpec`).
@@ -267,6 +305,8 @@ def download(name, *, force=False, progress=None, timeout=60.0):
         PosixPath('/home/me/.cache/kerascon/pretrained/resnet50.supcon_cifar10_mine.pth')
     """
     spec = get_pretrained(name)
+    if spec.shipped:
+        return shipped_file(spec)
     if spec.format == KERAS_APPLICATION:
         return download_keras_weights(spec, force=force, timeout=min(timeout, 10.0))
     dest = cache_path(spec)

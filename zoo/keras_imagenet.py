@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from kerascon.encoders.keras_applications import KERAS_BACKBONES
+from kerascon.zoo.catalogue import BUILTIN_ARCHITECTURES
 from kerascon.zoo.pretrained import (
     KERAS_APPLICATION,
     PretrainedSpec,
@@ -91,7 +91,8 @@ def keras_imagenet_spec(arch, *, tag="imagenet", keras_file=None, keras_file_has
         (224, 224)
     """
     folder, filename, digest, licence = KERAS_WEIGHTS[arch]
-    backbone = KERAS_BACKBONES[arch]
+    backbone = BUILTIN_ARCHITECTURES[arch]  # plain data: registering loads no Keras
+    application = backbone.description.split()[1]  # "Keras ResNet50 (keras.applications..."
     keras_file = keras_file or filename
     return PretrainedSpec(
         name=f"{arch}.{tag}", source=source or KERAS_WEIGHTS_BASE + folder + keras_file,
@@ -101,7 +102,7 @@ def keras_imagenet_spec(arch, *, tag="imagenet", keras_file=None, keras_file_has
         feature_dim=backbone.feature_dim, license=licence, stem=None,
         recipe=TrainingRecipe(dataset="imagenet-1k", method="supervised cross-entropy",
                               notes="Keras' keras.applications weights"),
-        description=(f"Keras' ImageNet-1k {backbone.application} weights (include_top=False); "
+        description=(f"Keras' ImageNet-1k {application} weights (include_top=False); "
                      f"the encoder scales raw [0, 255] pixels itself"),
     )
 

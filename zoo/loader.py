@@ -72,6 +72,24 @@ def _load_keras_application(path, spec, num_classes, input_shape, head_kwargs, m
                        **head_kwargs, **model_kwargs)
 
 
+def _load_float16(path, spec, num_classes, input_shape, head_kwargs, model_kwargs):
+    """A SupConModel around ``spec.arch`` holding the float16 encoder weights at ``path``,
+    with the entry's normalisation and a fresh projection head of the recipe's size."""
+    from kerascon.encoders import build_encoder
+    from kerascon.layers import ImagePreprocessing
+    from kerascon.model import SupConModel
+    from kerascon.zoo.float16_weights import load_float16_weights
+
+    encoder = build_encoder(spec.arch, stem=spec.stem, width_multiplier=spec.width_multiplier,
+                            input_shape=tuple(input_shape or (None, None, 3)))
+    load_float16_weights(encoder, path, what=f"{spec.arch} (stem {spec.stem}, width "
+                                             f"{spec.width_multiplier}, {spec.name})")
+    head = {k: getattr(spec, k) for k in _HEAD if getattr(spec, k) is not None}
+    preprocessing = ImagePreprocessing(spec.mean, spec.std, name="preprocessing")
+    return SupConModel(encoder, num_classes, preprocessing=preprocessing,
+                       **{**head, **head_kwargs}, **model_kwargs)
+
+
 def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwargs):
     """Download (or find in the cache), verify and load the pretrained weights ``name``.
 
@@ -80,6 +98,9 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
     ``keras-application`` entries (``keras_*.imagenet``) are Keras' own weights files
     from Keras' cache, loaded into the ``keras_*`` encoder (which takes raw pixels; the
     model's preprocessing only casts them to float) with a fresh projection head.
+    ``kerascon-float16`` entries (kerascon's own, shipped in the package, e.g.
+    ``resnet18.supcon_digits``) are read offline, their sha256 checked on every load,
+    and cast back to float32; the projection head is fresh (the recipe's size).
     The model's preprocessing uses the entry's ``mean``/``std``; its encoder,
     projection head and (if stored) classifier hold the pretrained weights.
 
@@ -87,8 +108,8 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
         name: registered pretrained name, e.g. ``"resnet50.supcon_in1k"``.
         num_classes: add a fresh classifier (when the file stores none, or
             stores one for a different number of classes).
-        input_shape: encoder input ``(H, W, C)`` (torch and keras-application formats;
-            default any size).
+        input_shape: encoder input ``(H, W, C)`` (torch, keras-application and
+            kerascon-float16 formats; default any size).
         progress: download progress bar (default: when stderr is a terminal).
         **model_kwargs: ``SupConModel`` options (``temperature``, ``stage``...).
             ``projection_dim`` / ``projection_hidden_dim`` / ``head_type`` set to
@@ -103,9 +124,9 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
 
     Example:
         >>> import numpy as np
-        >>> model = load("resnet50.supcon_cifar10_mine", num_classes=10, stage="linear")
-        >>> raw_images = np.zeros((4, 32, 32, 3), "uint8")              # pixels in [0, 255]
-        >>> features = model.encoder(model.preprocessing(raw_images))
+        >>> model = load("resnet18.supcon_digits", num_classes=10, stage="linear")
+        >>> images = np.zeros((2, 16, 16, 3), "uint8")                 # pixels in [0, 255]
+        >>> features = model.encoder(model.preprocessing(images))
     """
     spec = get_pretrained(name)
     head_kwargs = {k: model_kwargs.pop(k) for k in _HEAD if k in model_kwargs}
@@ -114,6 +135,8 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
     if spec.format == "keras-application":
         return _load_keras_application(path, spec, num_classes, input_shape, head_kwargs,
                                        model_kwargs)
+    if spec.format == "kerascon-float16":
+        return _load_float16(path, spec, num_classes, input_shape, head_kwargs, model_kwargs)
     if spec.format == "keras":
         return _load_keras(path, spec, num_classes, head_kwargs, model_kwargs)
 

@@ -56,6 +56,8 @@ from typing import Optional
 __all__ = [
     "FORMATS",
     "KERAS_APPLICATION",
+    "KERASCON_FLOAT16",
+    "PACKAGE_SOURCE",
     "PretrainedSpec",
     "ReportedMetric",
     "TrainingRecipe",
@@ -75,8 +77,14 @@ FORMATS = {
     "torch-torchvision": ".pth",
     "keras": ".keras",
     "keras-application": ".h5",
+    "kerascon-float16": ".npz",
 }
 KERAS_APPLICATION = "keras-application"
+#: An encoder's weights as float16 arrays in an ``.npz`` (keys: the variables' paths),
+#: read by :mod:`kerascon.zoo.float16_weights` into the entry's architecture.
+KERASCON_FLOAT16 = "kerascon-float16"
+#: ``source`` prefix of a file shipped inside the package (relative to ``kerascon/zoo``).
+PACKAGE_SOURCE = "package:"
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KERAS_HASH = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{64})$")
@@ -88,7 +96,13 @@ class UnknownPretrainedError(ValueError):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainingRecipe:
-    """How the weights were trained (informational).
+    """How the weights were trained.
+
+    ``config_files`` are the exact recipe, one training configuration per stage in order
+    (YAML files of :class:`kerascon.runs.TrainConfig` keys; paths relative to the
+    ``kerascon/zoo`` package for shipped entries): the first trains the encoder, a
+    ``linear`` one trains the classifier that measures it. ``hardware`` says where and how
+    long; ``dataset_license`` is the licence of the training data.
 
     Example:
         >>> TrainingRecipe(dataset="cifar10", epochs=1000, batch_size=1024,
@@ -102,6 +116,9 @@ class TrainingRecipe:
     augmentation: Optional[str] = None
     method: str = "SupCon"
     notes: str = ""
+    config_files: tuple = ()
+    hardware: str = ""
+    dataset_license: str = ""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -239,6 +256,11 @@ class PretrainedSpec:
         return self.name.split(".", 1)[1]
 
     @property
+    def shipped(self):
+        """Whether the file is shipped inside the package (``source`` ``package:PATH``)."""
+        return self.source.startswith(PACKAGE_SOURCE)
+
+    @property
     def filename(self):
         """File name in the cache: ``NAME`` plus the format's suffix (Keras' own name for
         ``keras-application`` entries)."""
@@ -260,35 +282,33 @@ def register_pretrained(spec):
         ValueError: if the name is taken or the architecture is unknown.
 
     Example:
-        >>> import os
-        >>> from kerascon.zoo import sha256_file
-        >>> path = "/data/ckpt/resnet18_last.pth"
-        >>> register_pretrained(PretrainedSpec(
-        ...     name="resnet18.mine", source=path, sha256=sha256_file(path),
-        ...     size=os.path.getsize(path), format="torch-supcontrast", input_size=(32, 32),
-        ...     mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), stem="cifar",
-        ...     feature_dim=512, license="BSD-2-Clause"))
+        >>> import dataclasses
+        >>> shipped = get_pretrained("resnet18.supcon_digits")
+        >>> register_pretrained(dataclasses.replace(shipped, name="resnet18.mine"))
     """
     if not isinstance(spec, PretrainedSpec):
         raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
     if spec.name in _PRETRAINED:
         raise ValueError(f"pretrained weights {spec.name!r} are already registered; choose another tag")
-    if spec.format.startswith("torch-") or spec.format == KERAS_APPLICATION:
-        from kerascon.encoders.registry import get_architecture
+    if spec.format.startswith("torch-") or spec.format in (KERAS_APPLICATION, KERASCON_FLOAT16):
+        from kerascon.zoo.catalogue import describe_architecture
 
-        get_architecture(spec.arch)  # raises with suggestions
+        describe_architecture(spec.arch)  # raises with suggestions; loads no Keras if built in
     _PRETRAINED[spec.name] = spec
     return spec
 
 
 def list_pretrained(pattern="*"):
-    """Sorted registered pretrained names matching the fnmatch wildcard ``pattern``.
+    """Registered pretrained names matching the fnmatch wildcard ``pattern``, in natural
+    order (``resnet18.*`` before ``resnet101.*``).
 
     Example:
         >>> list_pretrained("resnet50.*")
         ['resnet50.supcon_cifar10_mine']
     """
-    return sorted(n for n in _PRETRAINED if fnmatch.fnmatchcase(n, pattern))
+    from kerascon.zoo.catalogue import natural_key
+
+    return sorted((n for n in _PRETRAINED if fnmatch.fnmatchcase(n, pattern)), key=natural_key)
 
 
 def get_pretrained(name):

@@ -1,0 +1,150 @@
+"""The built-in architectures as plain data: names, families and feature dimensions
+without importing Keras or TensorFlow.
+
+The architecture registry (:mod:`kerascon.encoders.registry`) is filled by importing the
+encoder modules, which import Keras; listing the zoo should not need that. This table
+describes the same built-in architectures (``tests/test_zoo_list.py`` checks it against
+the registry, field by field). Once :mod:`kerascon.encoders` is imported, the functions
+here read the real registry instead, so architectures registered at run time show too.
+Building an encoder always goes through the real registry
+(:func:`kerascon.encoders.build_encoder`).
+
+Example:
+    >>> from kerascon.zoo.catalogue import describe_architecture, list_architectures
+    >>> list_architectures("resnet1*")
+    ['resnet18', 'resnet101', 'resnet152']
+    >>> describe_architecture("resnet50").feature_dim
+    2048
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import re
+import sys
+from typing import Optional
+
+__all__ = ["ArchitectureInfo", "BUILTIN_ARCHITECTURES", "architecture_names",
+           "describe_architecture", "list_architectures", "natural_key"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchitectureInfo:
+    """What :class:`kerascon.encoders.ArchitectureSpec` says about an architecture, less
+    its builder.
+
+    Example:
+        >>> ArchitectureInfo("resnet18", "resnet", 512, "cifar").feature_dim
+        512
+    """
+
+    name: str
+    family: str = "custom"
+    feature_dim: Optional[int] = None
+    default_stem: Optional[str] = None
+    description: str = ""
+    input_size: Optional[tuple] = None
+    raw_pixels: bool = False
+    license: str = ""
+
+
+def _resnets():
+    rows = ((18, "basic", (2, 2, 2, 2)), (34, "basic", (3, 4, 6, 3)),
+            (50, "bottleneck", (3, 4, 6, 3)), (101, "bottleneck", (3, 4, 23, 3)),
+            (152, "bottleneck", (3, 8, 36, 3)), (200, "bottleneck", (3, 24, 36, 3)))
+    return [ArchitectureInfo(
+        f"resnet{depth}", "resnet", 512 if kind == "basic" else 2048, "cifar",
+        f"ResNet-{depth} encoder ({kind} blocks {list(blocks)}); keyword arguments as "
+        "build_resnet.", None, False, "Apache-2.0") for depth, kind, blocks in rows]
+
+
+def _keras_backbones():
+    rows = (  # arch, keras.applications name, family, feature dim, input size
+        ("keras_resnet50", "ResNet50", "keras_resnet", 2048, 224),
+        ("keras_resnet101", "ResNet101", "keras_resnet", 2048, 224),
+        ("keras_resnet152", "ResNet152", "keras_resnet", 2048, 224),
+        ("keras_resnet50v2", "ResNet50V2", "keras_resnet_v2", 2048, 224),
+        ("keras_resnet101v2", "ResNet101V2", "keras_resnet_v2", 2048, 224),
+        ("keras_resnet152v2", "ResNet152V2", "keras_resnet_v2", 2048, 224),
+        ("keras_efficientnetv2b0", "EfficientNetV2B0", "keras_efficientnetv2", 1280, 224),
+        ("keras_efficientnetv2b1", "EfficientNetV2B1", "keras_efficientnetv2", 1280, 240),
+        ("keras_efficientnetv2b2", "EfficientNetV2B2", "keras_efficientnetv2", 1408, 260),
+        ("keras_efficientnetv2b3", "EfficientNetV2B3", "keras_efficientnetv2", 1536, 300),
+        ("keras_efficientnetv2s", "EfficientNetV2S", "keras_efficientnetv2", 1280, 384),
+        ("keras_convnext_tiny", "ConvNeXtTiny", "keras_convnext", 768, 224),
+        ("keras_convnext_small", "ConvNeXtSmall", "keras_convnext", 768, 224),
+        ("keras_mobilenetv3small", "MobileNetV3Small", "keras_mobilenetv3", 576, 224),
+        ("keras_mobilenetv3large", "MobileNetV3Large", "keras_mobilenetv3", 960, 224),
+        ("keras_densenet121", "DenseNet121", "keras_densenet", 1024, 224),
+    )
+    return [ArchitectureInfo(
+        arch, family, dim, None,
+        f"Keras {application} (keras.applications, include_top=False, pooling='avg') on raw "
+        "[0, 255] pixels; kwargs as build_keras_backbone.", (size, size), True, "Apache-2.0")
+        for arch, application, family, dim, size in rows]
+
+
+#: name -> :class:`ArchitectureInfo` of every architecture kerascon registers itself.
+BUILTIN_ARCHITECTURES = {info.name: info for info in _keras_backbones() + _resnets()}
+
+
+def natural_key(name):
+    """Sort key that orders digit runs by value: ``resnet18`` before ``resnet101``.
+
+    Example:
+        >>> sorted(["resnet101", "resnet18"], key=natural_key)
+        ['resnet18', 'resnet101']
+    """
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name) if part]
+
+
+def _registry():
+    """The real registry once the encoders are imported (it may hold user architectures)."""
+    if "kerascon.encoders" in sys.modules:
+        from kerascon.encoders import registry
+
+        return registry._ARCHITECTURES
+    return None
+
+
+def architecture_names():
+    """Every known architecture name (registration order).
+
+    Example:
+        >>> "resnet18" in architecture_names()
+        True
+    """
+    registry = _registry()
+    return list(registry if registry is not None else BUILTIN_ARCHITECTURES)
+
+
+def list_architectures(pattern="*"):
+    """Architecture names matching the fnmatch wildcard ``pattern``, in natural order.
+
+    Example:
+        >>> list_architectures("resnet*")
+        ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
+    """
+    return sorted((n for n in architecture_names() if fnmatch.fnmatchcase(n, pattern)),
+                  key=natural_key)
+
+
+def describe_architecture(name):
+    """The :class:`ArchitectureInfo` of ``name`` (from the registry once it is loaded).
+
+    Raises:
+        UnknownArchitectureError: (a ``ValueError``) with a did-you-mean.
+
+    Example:
+        >>> describe_architecture("resnet18").default_stem
+        'cifar'
+    """
+    if _registry() is None and name in BUILTIN_ARCHITECTURES:
+        return BUILTIN_ARCHITECTURES[name]
+    from kerascon.encoders.registry import get_architecture
+
+    spec = get_architecture(name)  # raises with a did-you-mean
+    return ArchitectureInfo(**{f.name: getattr(spec, f.name)
+                               for f in dataclasses.fields(ArchitectureInfo)})

@@ -1,0 +1,69 @@
+"""kerascon's own pretrained encoders, shipped inside the package with their model cards.
+
+Each entry's files live in ``kerascon/zoo/weights/<name>/``: ``encoder.npz`` (the
+encoder's weights as float16; :mod:`kerascon.zoo.float16_weights` casts them back to
+float32), the exact recipe as training configurations (``contrastive.yaml`` then
+``linear.yaml``: :class:`kerascon.runs.TrainConfig` keys) and ``README.md``, the model
+card. The sha256 and size below were computed from the shipped file; the metrics were
+measured on the test split by :func:`kerascon.runs.zoo_entries.verify_entry` (linear
+top-1 after the recipe's linear stage, kNN top-1 with k=200, temperature 0.1). Entries
+load offline; their sha256 is checked on every load (:func:`kerascon.zoo.shipped_file`).
+
+Example:
+    >>> from kerascon.zoo.pretrained import get_pretrained
+    >>> get_pretrained("resnet18.supcon_digits").recipe.dataset
+    'embedded:digits'
+"""
+
+from __future__ import annotations
+
+from kerascon.zoo.pretrained import (
+    KERASCON_FLOAT16,
+    PACKAGE_SOURCE,
+    PretrainedSpec,
+    ReportedMetric,
+    TrainingRecipe,
+    register_pretrained,
+)
+
+__all__ = ["PUBLISHED"]
+
+_MEASURED = "re-measured by kerascon.runs.zoo_entries.verify_entry, 2026-12-02"
+_DIGITS = "resnet18.supcon_digits"
+
+#: kerascon's own entries, in the order they are registered.
+PUBLISHED = (
+    PretrainedSpec(
+        name=_DIGITS,
+        source=f"{PACKAGE_SOURCE}weights/{_DIGITS}/encoder.npz",
+        sha256="3c4ec9530466462d245bad8cbd5e522ab993ed92a1283f4ba153aecc14d80798",
+        size=1433834,
+        format=KERASCON_FLOAT16,
+        input_size=(16, 16),
+        mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+        stem="cifar", width_multiplier=0.25, feature_dim=128,
+        projection_dim=128, projection_hidden_dim=256, head_type="mlp",
+        recipe=TrainingRecipe(
+            dataset="embedded:digits", epochs=10, batch_size=128, temperature=0.1,
+            augmentation="simclr", method="SupCon",
+            config_files=(f"weights/{_DIGITS}/contrastive.yaml", f"weights/{_DIGITS}/linear.yaml"),
+            hardware="2-core shared CPU, no GPU; 66 s for both stages and the evaluation",
+            dataset_license="CC BY 4.0 (UCI Optical Recognition of Handwritten Digits)",
+            notes="SupCon 10 epochs (SGD lr 0.5, batch 128, 16x16 images), then a linear "
+                  "classifier 30 epochs on the frozen encoder; 1,438 train / 359 test images",
+        ),
+        metrics=(
+            ReportedMetric(name="linear top-1 (%)", value=94.71,
+                           dataset="embedded:digits test (359 images)", citation=_MEASURED),
+            ReportedMetric(name="kNN top-1 (%)", value=83.84,
+                           dataset="embedded:digits test (359 images)", citation=_MEASURED),
+        ),
+        license="Apache-2.0 (weights trained by kerascon on CC BY 4.0 data)",
+        description="ResNet-18 (width 0.25, CIFAR stem) trained with SupCon on the embedded "
+                    "8x8 digits at 16x16; proves the shipped-weights path",
+    ),
+)
+
+for _spec in PUBLISHED:
+    register_pretrained(_spec)
+del _spec
