@@ -145,3 +145,16 @@ def test_cli_fine_tunes_from_pretrained_weights(local_imagenet_entry, tmp_path):
     linear = invoke_cli("train", "--stage", "linear", "--run", run, "--epochs", "1",
                         "--steps-per-epoch", "2", "--eval-split", "none", "--quiet")
     assert linear.exit_code == 0, linear.output
+
+
+def test_pretrained_entry_sets_architecture_and_image_size():
+    from kerascon.errors import ConfigError
+    from kerascon.runs.training import resolve_config
+
+    config = resolve_config("contrastive", None, {"pretrained": "resnet18.supcon_digits"})
+    assert (config.arch, config.image_size) == ("resnet18", 16)
+    assert resolve_config("contrastive", None, {"pretrained": "resnet18.supcon_digits",
+                                                "image_size": 24}).image_size == 24
+    with pytest.raises(ConfigError, match="is a resnet18 encoder, not 'resnet50'"):
+        resolve_config("contrastive", None, {"pretrained": "resnet18.supcon_digits",
+                                             "arch": "resnet50"})

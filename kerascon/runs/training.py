@@ -246,7 +246,25 @@ def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optiona
         if parent is not None:
             base = {key: getattr(parent, key) for key in _INHERITED_BY_LINEAR}
         base.update(_LINEAR_DEFAULTS)
-    return TrainConfig.from_dict({**base, **file_values, **overrides, "stage": stage})
+    values = {**base, **file_values, **overrides, "stage": stage}
+    if values.get("pretrained") and recorded is None and STAGES[stage].starts_run:
+        values = _pretrained_defaults(values, given=set(file_values) | set(overrides))
+    return TrainConfig.from_dict(values)
+
+
+def _pretrained_defaults(values: dict, given: set) -> dict:
+    """A pretrained entry fixes the architecture and, unless given, the image size."""
+    from kerascon.zoo import get_pretrained
+
+    spec = get_pretrained(values["pretrained"])
+    if "arch" in given and values["arch"] != spec.arch:
+        raise ConfigError(f"pretrained entry {spec.name!r} is a {spec.arch} encoder, not "
+                          f"{values['arch']!r}; drop {{0}} or pick an entry of that architecture",
+                          Setting("arch"))
+    values = {**values, "arch": spec.arch}
+    if "image_size" not in given and spec.input_size:
+        values["image_size"] = int(spec.input_size[0])
+    return values
 
 
 # ----------------------------------------------------------------------------- training
@@ -351,6 +369,7 @@ def run_stage(
             _apply_learning_rate(model.optimizer, _schedule(config, steps))
         else:
             if not stage.starts_run:
+                keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
                 model = keras.saving.load_model(run.model_path)
                 model.set_stage(config.stage, num_classes=train_source.num_classes)
             else:
