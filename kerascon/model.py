@@ -35,12 +35,23 @@ class SupConModel(StageStepMixin, keras.Model):
     * ``"linear"``: batches ``(images [B, H, W, C], labels [B])``. The encoder is frozen,
       weights and batch-norm statistics (it runs in inference mode), and only the linear
       classifier on the encoder features is trained with cross-entropy. The projection
-      head is not used. Logs ``loss``, ``top1``, ``top5``.
+      head is not used. Logs ``loss``, ``top1``, ``top5``. With ``probe_normalization``
+      (the default) the frozen features are batch-normalised without affine parameters
+      before the classifier (``model.probe_norm``, as in MAE's linear probing), so the
+      probe's learning rate does not depend on the encoder's feature scale: the batch's
+      statistics while training in this stage, the moving ones learned here otherwise
+      (``evaluate``, ``predict``, ``model(images)``). Exports fold it into the classifier
+      (:func:`kerascon.export.fold_probe_normalization`).
     * ``"joint"``: multi-view batches; cross-entropy on the classifier (every view) plus
       ``joint_weight`` times SupCon on the projection, encoder and both heads trained.
       Logs ``loss``, ``ce_loss``, ``supcon_loss``, ``top1``, ``top5``.
     * ``"ce"``: single-view batches; plain cross-entropy through the trainable encoder,
       the paper's baseline. Logs ``loss``, ``top1``, ``top5``.
+
+    The joint and ce stages keep their classifier as is, on the raw encoder features: the
+    probe normalization is made for the frozen-encoder probe, the first time the linear
+    stage is set. A model that has one keeps it in every later stage as a fixed map
+    (inference mode, statistics no longer updated), so its logits do not jump.
 
     ``model(images)`` and ``model.predict`` return a dict: ``embedding`` (encoder
     features r), ``projection`` (L2-normalised z) and, with a classifier, ``logits``.
@@ -73,6 +84,10 @@ class SupConModel(StageStepMixin, keras.Model):
             training only in the linear and ce stages (each view is then classified).
             Batches that already have a views axis pass through unchanged. Assign
             ``model.augmentation`` (then ``compile``) to change it between stages.
+        probe_normalization: normalise the frozen features in the linear stage (see
+            above); ``False`` trains the classifier on the raw features. Models saved
+            before this option load without it when saved in the linear stage (their
+            classifier was trained on raw features) and with it otherwise.
 
     Example:
         >>> from kerascon.encoders import resnet18
@@ -105,6 +120,7 @@ class SupConModel(StageStepMixin, keras.Model):
         ce_weight=1.0,
         label_smoothing=0.0,
         augmentation=None,
+        probe_normalization=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -129,6 +145,8 @@ class SupConModel(StageStepMixin, keras.Model):
         self.projection_head.build((None, self.feature_dim))
         self.classifier = None
         self.num_classes = None
+        self.probe_normalization = bool(probe_normalization)
+        self.probe_norm = None
         if num_classes is not None:
             self._add_classifier(num_classes)
         self.temperature = temperature
@@ -193,6 +211,12 @@ class SupConModel(StageStepMixin, keras.Model):
         self.top1 = keras.metrics.SparseTopKCategoricalAccuracy(k=1, name="top1")
         self.top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5")
 
+    def _add_probe_norm(self):
+        # MAE's BatchNorm1d(affine=False) with PyTorch's momentum 0.1 and eps 1e-5.
+        self.probe_norm = keras.layers.BatchNormalization(
+            center=False, scale=False, momentum=0.9, epsilon=1e-5, name="probe_norm")
+        self.probe_norm.build((None, self.feature_dim))
+
     def set_stage(self, stage, num_classes=None):
         """Switch the training stage; call ``compile`` afterwards.
 
@@ -219,6 +243,11 @@ class SupConModel(StageStepMixin, keras.Model):
         self.projection_head.trainable = table.trains_projection
         if self.classifier is not None:
             self.classifier.trainable = table.has_classifier
+        probe = table.has_classifier and not table.trains_encoder
+        if probe and self.probe_normalization and self.probe_norm is None:
+            self._add_probe_norm()
+        if self.probe_norm is not None:
+            self.probe_norm.trainable = probe  # moving statistics learned in the probe only
 
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__ from the encoder's feature size.
@@ -231,6 +260,13 @@ class SupConModel(StageStepMixin, keras.Model):
         encoder_training = bool(training) and STAGES[self.stage].trains_encoder
         return self.encoder(x, training=encoder_training)
 
+    def _classify(self, embedding, training):
+        """Encoder features [N, D] -> float32 logits, through the probe normalization."""
+        if self.probe_norm is not None:
+            embedding = self.probe_norm(embedding,
+                                        training=bool(training) and self.probe_norm.trainable)
+        return ops.cast(self.classifier(embedding), "float32")
+
     def call(self, inputs, training=False):
         views = None
         if self._encoder_inputs.is_multiview(inputs):
@@ -242,7 +278,7 @@ class SupConModel(StageStepMixin, keras.Model):
             "projection": self.projection_head(embedding),
         }
         if self.classifier is not None:
-            outputs["logits"] = ops.cast(self.classifier(embedding), "float32")
+            outputs["logits"] = self._classify(embedding, training)
         if views is not None:
             outputs = {k: ops.reshape(v, (-1, views, v.shape[-1])) for k, v in outputs.items()}
         return outputs
@@ -300,7 +336,7 @@ class SupConModel(StageStepMixin, keras.Model):
             contrastive = self._contrastive_loss(projections, labels)
             if not STAGES[self.stage].has_classifier:
                 return contrastive, None, None, {}
-            logits = ops.cast(self.classifier(embedding), "float32")
+            logits = self._classify(embedding, training)
             view_labels = ops.repeat(labels, views)
             ce = self._cross_entropy(logits, view_labels)
             loss = self.ce_weight * ce + self.joint_weight * contrastive
@@ -314,7 +350,7 @@ class SupConModel(StageStepMixin, keras.Model):
         embedding = self._encode(x, training)
         if not STAGES[self.stage].trains_encoder:
             embedding = ops.stop_gradient(embedding)
-        logits = ops.cast(self.classifier(embedding), "float32")
+        logits = self._classify(embedding, training)
         return self._cross_entropy(logits, labels), logits, labels, {}
 
     def _make_views(self, x, training):
@@ -415,6 +451,8 @@ class SupConModel(StageStepMixin, keras.Model):
             "label_smoothing": self.label_smoothing,
             "augmentation": (None if self.augmentation is None
                              else keras.saving.serialize_keras_object(self.augmentation)),
+            "probe_normalization": self.probe_normalization,
+            "has_probe_norm": self.probe_norm is not None,
         })
         return config
 
@@ -427,4 +465,12 @@ class SupConModel(StageStepMixin, keras.Model):
                 config["preprocessing"])
         if config.get("augmentation") is not None:
             config["augmentation"] = keras.saving.deserialize_keras_object(config["augmentation"])
-        return cls(**config)
+        has_probe_norm = config.pop("has_probe_norm", False)
+        if "probe_normalization" not in config:  # saved before the option existed
+            table = get_stage(config.get("stage", "contrastive"))
+            config["probe_normalization"] = not (table.has_classifier and not table.trains_encoder)
+        model = cls(**config)
+        if has_probe_norm and model.probe_norm is None:  # made in an earlier linear stage
+            model._add_probe_norm()
+            model.probe_norm.trainable = False
+        return model
