@@ -95,7 +95,7 @@ class SupConModel(StageStepMixin, keras.Model):
         >>> model.compile(optimizer=kerascon.optimizers.LARS(0.5))
         >>> model.fit(multiview_ds, epochs=100)               # contrastive stage
         >>> model.set_stage("linear")
-        >>> model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
         >>> model.fit(single_view_ds, epochs=10)
         >>> model.evaluate(test_ds)                            # {'loss', 'top1', 'top5'}
         >>> model.save("supcon.keras")

@@ -122,7 +122,7 @@ _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size",
                         "skip_corrupt")
 # The probe normalises its features (SupConModel.probe_norm), so one learning rate suits
 # encoders of any feature scale (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
-_LINEAR_DEFAULTS = {"lr": 0.1, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 0,
+_LINEAR_DEFAULTS = {"lr": 0.05, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 0,
                     "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
 
 
