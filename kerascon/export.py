@@ -17,6 +17,10 @@ Example:
 :func:`export_embedding_model` exports any encoder (text, tabular, images...) for
 retrieval: its ``serving_default`` takes the encoder's own inputs and returns the
 L2-normalised ``embedding``.
+
+A model whose linear probe normalises its features (``SupConModel.probe_norm``) is
+exported with that normalization folded into the classifier
+(:func:`fold_probe_normalization`): the served logits are one matrix product.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerascon.atomic_files import atomic_directory, atomic_path
@@ -33,6 +38,7 @@ __all__ = [
     "export_embedding_model",
     "export_keras",
     "export_saved_model",
+    "fold_probe_normalization",
     "resize_for_serving",
 ]
 
@@ -43,24 +49,70 @@ def resize_for_serving(images, image_size):
     return tf.image.resize(images, (image_size, image_size), method="bilinear", antialias=True)
 
 
+def fold_probe_normalization(model):
+    """The classifier's ``(kernel [D, K], bias [K])`` with the probe normalization folded in.
+
+    The linear probe computes ``W (x - mean) / sqrt(var + eps) + b`` with the moving
+    statistics of ``model.probe_norm``; that is ``W' x + b'`` with
+    ``W' = W / sqrt(var + eps)`` (row-wise) and ``b' = b - mean @ W'``. A model without
+    the normalization returns its classifier's weights unchanged.
+
+    Example:
+        >>> from kerascon.encoders import resnet18
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel(resnet18(width_multiplier=0.25), num_classes=10, stage="linear")
+        >>> outputs = model(np.zeros((2, 32, 32, 3), "float32"))
+        >>> kernel, bias = fold_probe_normalization(model)
+        >>> logits = outputs["embedding"] @ kernel + bias     # == outputs["logits"]
+    """
+    if getattr(model, "classifier", None) is None:
+        raise ValueError("the model has no classifier to fold; train its linear stage first")
+    kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64)
+                    for w in (model.classifier.kernel, model.classifier.bias))
+    norm = getattr(model, "probe_norm", None)
+    if norm is not None:
+        mean, variance = (np.asarray(keras.ops.convert_to_numpy(w), np.float64)
+                          for w in (norm.moving_mean, norm.moving_variance))
+        kernel = kernel / np.sqrt(variance + norm.epsilon)[:, None]
+        bias = bias - mean @ kernel
+    return kernel.astype("float32"), bias.astype("float32")
+
+
+def _folded_classifier(model):
+    kernel, bias = fold_probe_normalization(model)
+    classifier = keras.layers.Dense(kernel.shape[1], dtype="float32", name="classifier")
+    classifier.build((None, kernel.shape[0]))
+    classifier.set_weights([kernel, bias])
+    return classifier
+
+
 def export_saved_model(model, path, *, image_size: int) -> Path:
-    """Write ``model`` as a SavedModel directory at ``path`` (atomically)."""
+    """Write ``model`` as a SavedModel directory at ``path`` (atomically).
+
+    The served graph is the model's preprocessing, encoder and heads in inference mode;
+    the probe normalization is folded into the classifier (one matrix product).
+    """
     has_classifier = getattr(model, "classifier", None) is not None
+    features = model.embedding_model()
+    classifier = _folded_classifier(model) if has_classifier else None
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    for layer in (features, model.projection_head, classifier):
+        if layer is not None:
+            archive.track(layer)
     image_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 
     def serve(images):
-        outputs = model(resize_for_serving(images, image_size), training=False)
-        result = {"embedding": outputs["embedding"]}
+        embedding = features(resize_for_serving(images, image_size), training=False)
+        result = {"embedding": embedding}
         if has_classifier:
-            result["logits"] = outputs["logits"]
-            result["probabilities"] = tf.nn.softmax(outputs["logits"], axis=-1)
+            result["logits"] = classifier(embedding)
+            result["probabilities"] = tf.nn.softmax(result["logits"], axis=-1)
         return result
 
     def project(images):
-        outputs = model(resize_for_serving(images, image_size), training=False)
-        return {"projection": outputs["projection"], "embedding": outputs["embedding"]}
+        embedding = features(resize_for_serving(images, image_size), training=False)
+        projection = tf.cast(model.projection_head(embedding, training=False), tf.float32)
+        return {"projection": projection, "embedding": embedding}
 
     archive.add_endpoint("serving_default", serve, input_signature=[image_spec])
     archive.add_endpoint("projection", project, input_signature=[image_spec])
@@ -165,11 +217,33 @@ def export_embedding_model(encoder, path, *, normalize=True) -> Path:
     return Path(path)
 
 
+def _without_probe_norm(model):
+    """A copy of a SupConModel with its probe normalization folded into the classifier."""
+    config = model.get_config()
+    config.update(probe_normalization=False, has_probe_norm=False)
+    copy = type(model).from_config(config)
+    norm_weights = {id(v) for v in model.probe_norm.weights}
+    sources = [v for v in model.weights if id(v) not in norm_weights]
+    if [tuple(v.shape) for v in sources] != [tuple(v.shape) for v in copy.weights]:
+        raise RuntimeError("cannot fold the probe normalization: the model's copy has other "
+                           "weights; save it with model.save(path) instead")
+    for target, source in zip(copy.weights, sources):
+        target.assign(source)
+    copy.classifier.set_weights(list(fold_probe_normalization(model)))
+    return copy
+
+
 def export_keras(model, path) -> Path:
-    """Save ``model`` in the Keras format (``.keras``) atomically."""
+    """Save ``model`` in the Keras format (``.keras``) atomically.
+
+    A SupConModel with a probe normalization is saved with it folded into the classifier
+    (same logits, no ``probe_norm`` layer) and without its optimizer state.
+    """
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"a Keras model file must end in .keras, got {path}")
+    if getattr(model, "probe_norm", None) is not None:
+        model = _without_probe_norm(model)
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
     return path

@@ -37,12 +37,23 @@ class SupConModel(StageStepMixin, keras.Model):
     * ``"linear"``: batches ``(images [B, H, W, C], labels [B])``. The encoder is frozen,
       weights and batch-norm statistics (it runs in inference mode), and only the linear
       classifier on the encoder features is trained with cross-entropy. The projection
-      head is not used. Logs ``loss``, ``top1``, ``top5``.
+      head is not used. Logs ``loss``, ``top1``, ``top5``. With ``probe_normalization``
+      (the default) the frozen features are batch-normalised without affine parameters
+      before the classifier (``model.probe_norm``, as in MAE's linear probing), so the
+      probe's learning rate does not depend on the encoder's feature scale: the batch's
+      statistics while training in this stage, the moving ones learned here otherwise
+      (``evaluate``, ``predict``, ``model(images)``). Exports fold it into the classifier
+      (:func:`kerascon.export.fold_probe_normalization`).
     * ``"joint"``: multi-view batches; cross-entropy on the classifier (every view) plus
       ``joint_weight`` times SupCon on the projection, encoder and both heads trained.
       Logs ``loss``, ``ce_loss``, ``supcon_loss``, ``top1``, ``top5``.
     * ``"ce"``: single-view batches; plain cross-entropy through the trainable encoder,
       the paper's baseline. Logs ``loss``, ``top1``, ``top5``.
+
+    The joint and ce stages keep their classifier as is, on the raw encoder features: the
+    probe normalization is made for the frozen-encoder probe, the first time the linear
+    stage is set. A model that has one keeps it in every later stage as a fixed map
+    (inference mode, statistics no longer updated), so its logits do not jump.
 
     ``model(images)`` and ``model.predict`` return a dict: ``embedding`` (encoder
     features r), ``projection`` (L2-normalised z) and, with a classifier, ``logits``.
@@ -88,6 +99,10 @@ class SupConModel(StageStepMixin, keras.Model):
             still follow ``freeze_batch_norm``.
         freeze_batch_norm: the encoder's batch-norm layers keep their statistics and
             affine parameters (inference mode) in every stage.
+        probe_normalization: normalise the frozen features in the linear stage (see
+            above); ``False`` trains the classifier on the raw features. Models saved
+            before this option load without it when saved in the linear stage (their
+            classifier was trained on raw features) and with it otherwise.
 
     Example:
         >>> import keras
@@ -103,7 +118,7 @@ class SupConModel(StageStepMixin, keras.Model):
         >>> model.compile(optimizer=kerascon.optimizers.LARS(0.5))
         >>> model.fit(multiview_ds, epochs=100)               # contrastive stage
         >>> model.set_stage("linear")
-        >>> model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
         >>> model.fit(single_view_ds, epochs=10)
         >>> model.evaluate(test_ds)                            # {'loss', 'top1', 'top5'}
         >>> model.save("supcon.keras")
@@ -133,6 +148,7 @@ class SupConModel(StageStepMixin, keras.Model):
         backbone_lr_multiplier=1.0,
         freeze_backbone_steps=0,
         freeze_batch_norm=False,
+        probe_normalization=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -164,6 +180,8 @@ class SupConModel(StageStepMixin, keras.Model):
                 momentum=momentum_encoder, queue_size=queue_size)
         self.classifier = None
         self.num_classes = None
+        self.probe_normalization = bool(probe_normalization)
+        self.probe_norm = None
         if num_classes is not None:
             self._add_classifier(num_classes)
         self.temperature = temperature
@@ -234,6 +252,23 @@ class SupConModel(StageStepMixin, keras.Model):
         self.top1 = keras.metrics.SparseTopKCategoricalAccuracy(k=1, name="top1")
         self.top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5")
 
+    def add_probe_norm(self):
+        """Add the linear probe's feature normalization (``probe_norm``) if it is missing.
+
+        A batch norm without affine parameters (MAE's BatchNorm1d(affine=False), PyTorch's
+        momentum 0.1 and eps 1e-5); the linear stage adds it itself.
+
+        Example:
+            >>> model = SupConModel.from_architecture("resnet18", num_classes=10,
+            ...                                       width_multiplier=0.125)
+            >>> model.add_probe_norm()
+        """
+        if self.probe_norm is not None:
+            return
+        self.probe_norm = keras.layers.BatchNormalization(
+            center=False, scale=False, momentum=0.9, epsilon=1e-5, name="probe_norm")
+        self.probe_norm.build((None, self.feature_dim))
+
     def set_stage(self, stage, num_classes=None):
         """Switch the training stage; call ``compile`` afterwards.
 
@@ -262,6 +297,11 @@ class SupConModel(StageStepMixin, keras.Model):
             self.classifier.trainable = table.has_classifier
         if self.freeze_batch_norm and table.trains_encoder:
             freeze_batch_norm_layers(self.encoder)
+        probe = table.has_classifier and not table.trains_encoder
+        if probe and self.probe_normalization and self.probe_norm is None:
+            self.add_probe_norm()
+        if self.probe_norm is not None:
+            self.probe_norm.trainable = probe  # moving statistics learned in the probe only
 
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__ from the encoder's feature size.
@@ -274,6 +314,13 @@ class SupConModel(StageStepMixin, keras.Model):
         encoder_training = bool(training) and STAGES[self.stage].trains_encoder
         return self.encoder(x, training=encoder_training)
 
+    def _classify(self, embedding, training):
+        """Encoder features [N, D] -> float32 logits, through the probe normalization."""
+        if self.probe_norm is not None:
+            embedding = self.probe_norm(embedding,
+                                        training=bool(training) and self.probe_norm.trainable)
+        return ops.cast(self.classifier(embedding), "float32")
+
     def call(self, inputs, training=False):
         views = None
         if self._encoder_inputs.is_multiview(inputs):
@@ -285,7 +332,7 @@ class SupConModel(StageStepMixin, keras.Model):
             "projection": self.projection_head(embedding),
         }
         if self.classifier is not None:
-            outputs["logits"] = ops.cast(self.classifier(embedding), "float32")
+            outputs["logits"] = self._classify(embedding, training)
         if views is not None:
             outputs = {k: ops.reshape(v, (-1, views, v.shape[-1])) for k, v in outputs.items()}
         return outputs
@@ -347,7 +394,7 @@ class SupConModel(StageStepMixin, keras.Model):
                 contrastive = self._contrastive_loss(projections, labels)
             if not STAGES[self.stage].has_classifier:
                 return contrastive, None, None, {}
-            logits = ops.cast(self.classifier(embedding), "float32")
+            logits = self._classify(embedding, training)
             view_labels = ops.repeat(labels, views)
             ce = self._cross_entropy(logits, view_labels)
             loss = self.ce_weight * ce + self.joint_weight * contrastive
@@ -361,7 +408,7 @@ class SupConModel(StageStepMixin, keras.Model):
         embedding = self._encode(x, training)
         if not STAGES[self.stage].trains_encoder:
             embedding = ops.stop_gradient(embedding)
-        logits = ops.cast(self.classifier(embedding), "float32")
+        logits = self._classify(embedding, training)
         return self._cross_entropy(logits, labels), logits, labels, {}
 
     def _make_views(self, x, training):
@@ -471,6 +518,8 @@ class SupConModel(StageStepMixin, keras.Model):
             "momentum_encoder": (None if self.momentum_queue is None
                                  else self.momentum_queue.momentum),
             "queue_size": 0 if self.momentum_queue is None else self.momentum_queue.queue_size,
+            "probe_normalization": self.probe_normalization,
+            "has_probe_norm": self.probe_norm is not None,
         })
         return config
 
@@ -483,4 +532,12 @@ class SupConModel(StageStepMixin, keras.Model):
                 config["preprocessing"])
         if config.get("augmentation") is not None:
             config["augmentation"] = keras.saving.deserialize_keras_object(config["augmentation"])
-        return cls(**config)
+        has_probe_norm = config.pop("has_probe_norm", False)
+        if "probe_normalization" not in config:  # saved before the option existed
+            table = get_stage(config.get("stage", "contrastive"))
+            config["probe_normalization"] = not (table.has_classifier and not table.trains_encoder)
+        model = cls(**config)
+        if has_probe_norm and model.probe_norm is None:  # made in an earlier linear stage
+            model.add_probe_norm()
+            model.probe_norm.trainable = False
+        return model

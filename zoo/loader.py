@@ -58,6 +58,10 @@ def _load_keras(path, spec, num_classes, head_kwargs, model_kwargs):
     model.projection_head.set_weights(head.get_weights())
     if loaded.classifier is not None and model.num_classes == loaded.num_classes:
         model.classifier.set_weights(loaded.classifier.get_weights())
+        if loaded.probe_norm is not None:  # the classifier was trained on normalised features
+            if model.probe_norm is None:
+                model.add_probe_norm()
+            model.probe_norm.set_weights(loaded.probe_norm.get_weights())
     return model
 
 

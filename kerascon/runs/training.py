@@ -212,7 +212,10 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
 _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
                         "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
                         "skip_corrupt", "val_fraction", "max_image_pixels")
-_LINEAR_DEFAULTS = {"lr": 0.5, "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
+# The probe normalises its features (SupConModel.probe_norm), so one learning rate suits
+# encoders of any feature scale (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
+_LINEAR_DEFAULTS = {"lr": 0.05, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 0,
+                    "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
 
 
 def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optional[dict] = None,
