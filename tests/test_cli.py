@@ -101,6 +101,17 @@ def test_export_savedmodel_serves_raw_images_in_a_fresh_process(finished_run, tm
     np.testing.assert_allclose(served["projection_norm"], 1.0, rtol=1e-5)
 
 
+def test_a_fresh_process_loads_the_run_with_its_optimizer(finished_run):
+    # What `kerascon eval` does in a new process: nothing but the loader imports kerascon's
+    # classes (the README's main job once failed here on the unregistered CoupledDecaySGD).
+    code = ("import sys; from kerascon.runs.records import load_run_model; "
+            "model = load_run_model(sys.argv[1]); print(model.stage, type(model.optimizer).__name__)")
+    result = subprocess.run([sys.executable, "-c", code, str(finished_run)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["linear", "CoupledDecaySGD"]
+
+
 def test_export_keras_and_freeze(finished_run, tmp_path):
     result = invoke("export", "--run", finished_run, "--format", "keras",
                     "--output", tmp_path / "model.keras")

@@ -54,8 +54,6 @@ def load_run_model(run_dir):
         >>> load_run_model("runs/digits").stage
         'linear'
     """
-    import keras
+    from kerascon.saving import load_model  # registers every kerascon class first
 
-    import kerascon.model  # noqa: F401  (registers SupConModel for deserialisation)
-
-    return keras.saving.load_model(RunDirectory(run_dir).require_model())
+    return load_model(RunDirectory(run_dir).require_model())

@@ -27,6 +27,7 @@ from kerascon.errors import ConfigError, DataError, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.runs.config import TrainConfig
+from kerascon.saving import load_model
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.records import first_stage_config, stage_config
@@ -368,12 +369,12 @@ def run_stage(
     with strategy.scope():
         if resume_state is not None:
             checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
-            model = keras.saving.load_model(checkpoint)
+            model = load_model(checkpoint)
             _apply_learning_rate(model.optimizer, _schedule(config, steps))
         else:
             if not stage.starts_run:
                 keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
-                model = keras.saving.load_model(run.model_path)
+                model = load_model(run.model_path)
                 model.set_stage(config.stage, num_classes=train_source.num_classes)
             else:
                 model = _new_model(config, train_source.num_classes, steps)
