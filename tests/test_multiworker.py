@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -113,3 +114,88 @@ def test_two_workers_match_one_process_and_only_chief_writes(tmp_path, digits_np
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert (run_dir / "stages/contrastive/checkpoint.keras").is_file()
     assert json.loads((run_dir / "stages/contrastive/checkpoint.json").read_text())["epoch"] == 2
+
+
+RESUMABLE_WORKER = textwrap.dedent("""
+    import os, sys, time
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import keras
+    from kerascon.encoders import register_architecture
+    from kerascon.runs.config import TrainConfig
+    from kerascon.runs.training import run_stage
+
+    @register_architecture("multiworker_test_cnn")
+    def build(stem="cifar", width_multiplier=1.0, **kwargs):
+        return keras.Sequential([keras.Input((None, None, 3)),
+                                 keras.layers.Conv2D(6, 3, padding="same", activation="relu"),
+                                 keras.layers.GlobalAveragePooling2D()])
+
+    data, run_dir, resume = sys.argv[1:4]
+    config = TrainConfig(arch="multiworker_test_cnn", data=data, split=None, eval_split=None,
+                         image_size=8, batch_size=16, views=2, epochs=8, lr=0.5,
+                         projection_dim=8, projection_hidden_dim=16, strategy="multiworker",
+                         augment="none", seed=3)
+
+    class Trace(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            print("EPOCH", epoch, flush=True)
+
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(0.3)  # time for the test to stop a worker between checkpoints
+
+    try:
+        run_stage(config, run_dir, resume=resume == "1", callbacks=[Trace()])
+    except Exception as error:
+        print("ERROR", str(error).splitlines()[0], flush=True)
+        sys.exit(1)
+""")
+
+
+def _start_workers(script, args, env):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    return [subprocess.Popen(
+        [sys.executable, str(script), *map(str, args)],
+        env={**env, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                             "task": {"type": "worker", "index": index}})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(2)]
+
+
+def test_lost_worker_is_reported_and_the_run_resumes_from_its_checkpoint(tmp_path, digits_npz):
+    script = tmp_path / "worker.py"
+    script.write_text(RESUMABLE_WORKER)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_CONFIG", None)
+    run_dir = tmp_path / "run"
+    state = run_dir / "stages/contrastive/checkpoint.json"
+    workers = _start_workers(script, [digits_npz, run_dir, 0], env)
+    try:
+        deadline = time.monotonic() + 240
+        while not (state.is_file() and json.loads(state.read_text())["epoch"] >= 2):
+            assert time.monotonic() < deadline and workers[0].poll() is None, "no checkpoint"
+            time.sleep(0.1)
+        workers[1].kill()  # the worker is lost between checkpoints
+        out, err = workers[0].communicate(timeout=180)  # the chief must not hang
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    errors = [line for line in out.splitlines() if line.startswith("ERROR")]
+    assert workers[0].returncode == 1 and len(errors) == 1, err[-3000:]
+    assert "worker 1 of the multi-worker run stopped answering" in errors[0]
+    assert "is intact" in errors[0] and "resume=True" in errors[0]
+    saved = json.loads(state.read_text())["epoch"]
+
+    # The worker returns: both restart with resume and continue from the chief's checkpoint.
+    workers = _start_workers(script, [digits_npz, run_dir, 1], env)
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err[-3000:]
+        outputs.append(out)
+    first_epochs = {int(line.split()[1]) for line in outputs[0].splitlines()
+                    if line.startswith("EPOCH")}
+    assert min(first_epochs) == saved and max(first_epochs) == 7
+    assert json.loads(state.read_text())["epoch"] == 8
+    rows = (run_dir / "stages/contrastive/metrics.csv").read_text().strip().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == list(range(8))

@@ -27,10 +27,11 @@ from kerascon.errors import ConfigError, DataError, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.runs.config import TrainConfig
-from kerascon.saving import load_model
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
+from kerascon.runs.lost_worker import lost_worker_report
 from kerascon.runs.records import first_stage_config, stage_config
+from kerascon.saving import load_model
 from kerascon.stages import STAGES
 
 __all__ = ["HOLDOUT_FILE", "eval_dataset", "resolve_config", "run_holdout", "run_stage"]
@@ -391,7 +392,7 @@ def run_stage(
             keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
         ]
     history = {}
-    with stop_requests() as requests:
+    with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
         for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
                                                             config.epochs, steps):
             guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
