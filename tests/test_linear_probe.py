@@ -10,7 +10,7 @@ import pytest
 from kerascon.data.dispatch import load_source
 from kerascon.model import SupConModel
 from kerascon.runs.config import TrainConfig
-from kerascon.runs.training import _LINEAR_DEFAULTS, _optimizer
+from kerascon.runs.training import _LINEAR_DEFAULTS, _optimizer, _per_feature_learning_rate
 
 IMAGE = 8
 
@@ -99,8 +99,11 @@ def probe_losses(scale, *, normalize, lr, epochs=5, batch_size=128):
     encoder, x, y = digits(scale)
     model = SupConModel(encoder, 10, projection_dim=8, projection_hidden_dim=16, stage="linear",
                         probe_normalization=normalize)
-    config = TrainConfig(**{**_LINEAR_DEFAULTS, "stage": "linear", "epochs": epochs, "lr": lr,
+    config = TrainConfig(**{**_LINEAR_DEFAULTS, "stage": "linear", "epochs": epochs,
                             "batch_size": batch_size})
+    # lr=None: the linear stage's default, scaled to the feature dimension as run_stage does.
+    config = (_per_feature_learning_rate(config, model) if lr is None
+              else config.replace(lr=lr, lr_per_feature=None))
     model.compile(optimizer=_optimizer(config, len(x) // batch_size))
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
     return history.history["loss"], history.history["top1"][-1]
@@ -108,7 +111,7 @@ def probe_losses(scale, *, normalize, lr, epochs=5, batch_size=128):
 
 @pytest.mark.parametrize("scale", [1.0, 1000.0])
 def test_default_linear_stage_converges_on_any_feature_scale(scale):
-    losses, top1 = probe_losses(scale, normalize=True, lr=_LINEAR_DEFAULTS["lr"])
+    losses, top1 = probe_losses(scale, normalize=True, lr=None)
     assert max(losses) <= losses[0], losses  # no blow-up
     assert losses[-1] < 0.3 * losses[0], losses
     assert top1 > 0.85

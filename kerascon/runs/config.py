@@ -82,6 +82,9 @@ class TrainConfig:
     crop_scale: Optional[tuple] = (0.2, 1.0)
     optimizer: str = "sgd"
     lr: float = 0.05
+    # When set, the stage's learning rate is lr_per_feature / the encoder's feature dimension
+    # (the linear stage's default); an lr given explicitly clears it.
+    lr_per_feature: Optional[float] = None
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup_epochs: int = 0
@@ -127,6 +130,8 @@ class TrainConfig:
                 Setting("temperature", 0.1))
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.lr_per_feature is not None and not self.lr_per_feature > 0:
+            raise ConfigError(f"lr_per_feature must be > 0, got {self.lr_per_feature}")
         if self.backbone_lr_multiplier is not None and not self.backbone_lr_multiplier >= 0:
             raise ConfigError(f"backbone_lr_multiplier must be >= 0, got {self.backbone_lr_multiplier}; "
                               "0.1 is usual for pretrained weights")

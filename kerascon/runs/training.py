@@ -134,6 +134,17 @@ def _schedule(config: TrainConfig, steps_per_epoch: int) -> WarmupCosineDecay:
     )
 
 
+def _per_feature_learning_rate(config: TrainConfig, model) -> TrainConfig:
+    """``lr = lr_per_feature / feature_dim`` when the stage scales it (the linear probe).
+
+    On normalised features a classifier's step on the logits grows with the number of
+    features, so one rate per feature suits encoders of any width (BENCHMARKS.md).
+    """
+    if not config.lr_per_feature:
+        return config
+    return config.replace(lr=float(config.lr_per_feature) / int(model.feature_dim))
+
+
 def _optimizer(config: TrainConfig, steps_per_epoch: int):
     return build_optimizer(config.optimizer, _schedule(config, steps_per_epoch),
                            momentum=config.momentum, weight_decay=config.weight_decay)
@@ -210,13 +221,18 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
 
 # ----------------------------------------------------------------------------- configuration
 
+#: The linear probe's learning rate times its feature dimension: lr 0.05 at 768 features,
+#: 0.3 at 128, 0.019 at 2048 (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
+LINEAR_LR_PER_FEATURE = 38.4
+
 # Keys a linear stage inherits from the run it evaluates (same data, same images).
 _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
                         "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
                         "skip_corrupt", "val_fraction", "max_image_pixels")
 # The probe normalises its features (SupConModel.probe_norm), so one learning rate suits
 # encoders of any feature scale (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
-_LINEAR_DEFAULTS = {"lr": 0.05, "optimizer": "sgd", "momentum": 0.9, "warmup_epochs": 0,
+_LINEAR_DEFAULTS = {"lr_per_feature": LINEAR_LR_PER_FEATURE, "optimizer": "sgd", "momentum": 0.9,
+                    "warmup_epochs": 0,
                     "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
 
 
@@ -252,6 +268,8 @@ def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optiona
             base = {key: getattr(parent, key) for key in _INHERITED_BY_LINEAR}
         base.update(_LINEAR_DEFAULTS)
     values = {**base, **file_values, **overrides, "stage": stage}
+    if "lr" in file_values or "lr" in overrides:
+        values["lr_per_feature"] = None  # a learning rate given by the user is taken as it is
     if values.get("pretrained") and recorded is None and STAGES[stage].starts_run:
         values = _pretrained_defaults(values, given=set(file_values) | set(overrides))
     return TrainConfig.from_dict(values)
@@ -371,6 +389,7 @@ def run_stage(
         if resume_state is not None:
             checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
             model = load_model(checkpoint)
+            config = _per_feature_learning_rate(config, model)
             _apply_learning_rate(model.optimizer, _schedule(config, steps))
         else:
             if not stage.starts_run:
@@ -379,7 +398,10 @@ def run_stage(
                 model.set_stage(config.stage, num_classes=train_source.num_classes)
             else:
                 model = _new_model(config, train_source.num_classes, steps)
+            config = _per_feature_learning_rate(config, model)
             model.compile(optimizer=_optimizer(config, steps))
+    if chief and config.lr_per_feature:  # record the learning rate the stage trains with
+        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
     all_callbacks = list(callbacks)
     checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
