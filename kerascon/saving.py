@@ -7,7 +7,7 @@ import importlib
 __all__ = ["load_model"]
 
 # The modules whose classes are registered with Keras' serialization.
-_REGISTERING_MODULES = ("layers", "losses", "model", "optimizers", "text", "view_layers")
+_REGISTERING_MODULES = ("encoders.batch_norm", "layers", "losses", "model", "optimizers", "text", "view_layers")
 
 
 def load_model(path, **kwargs):
