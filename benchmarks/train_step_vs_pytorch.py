@@ -160,7 +160,7 @@ def torch_side(views, labels, threads, lr):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return loss.item()
 
     return step
 
