@@ -7,8 +7,8 @@ import importlib
 __all__ = ["load_model"]
 
 # The modules whose classes are registered with Keras' serialization.
-_REGISTERING_MODULES = ("layers", "losses", "model", "momentum", "optimizers", "encoders", "text",
-                        "view_layers")
+_REGISTERING_MODULES = ("encoders", "encoders.batch_norm", "layers", "losses", "model", "momentum",
+                        "optimizers", "text", "view_layers")
 
 
 def load_model(path, **kwargs):

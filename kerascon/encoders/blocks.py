@@ -21,6 +21,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerascon.encoders.batch_norm import FusedBatchNormalization
+
 #: PyTorch BatchNorm2d defaults (torch momentum 0.1 == Keras momentum 0.9).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -56,8 +58,9 @@ def conv(x, filters, kernel_size, stride=1, *, name, pad_name=None):
 
 
 def batch_norm(x, *, name, zero_gamma=False):
-    """BatchNormalization with PyTorch's defaults (momentum 0.9, eps 1e-5)."""
-    return layers.BatchNormalization(
+    """BatchNormalization with PyTorch's defaults (momentum 0.9, eps 1e-5); trains with
+    TensorFlow's fused kernel (:class:`~kerascon.encoders.batch_norm.FusedBatchNormalization`)."""
+    return FusedBatchNormalization(
         momentum=BN_MOMENTUM,
         epsilon=BN_EPSILON,
         gamma_initializer="zeros" if zero_gamma else "ones",
