@@ -26,8 +26,7 @@ Example:
     >>> model = zoo.from_torch("last.pth", layout="supcontrast", arch="resnet50")
 """
 
-import importlib
-
+from kerascon.lazy_exports import lazy_exports
 from kerascon.zoo import (
     keras_imagenet,  # noqa: F401  (registers keras_*.imagenet; no Keras)
     published,  # noqa: F401  (registers kerascon's own entries; no Keras)
@@ -103,15 +102,4 @@ __all__ = [
     "shipped_file",
 ]
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kerascon.zoo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import re
 import sys
 from typing import Optional
 
+from kerascon.natural_order import natural_key
+
 __all__ = ["ArchitectureInfo", "BUILTIN_ARCHITECTURES", "architecture_names",
-           "describe_architecture", "list_architectures", "natural_key"]
+           "describe_architecture", "list_architectures"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,17 +88,6 @@ def _keras_backbones():
 
 #: name -> :class:`ArchitectureInfo` of every architecture kerascon registers itself.
 BUILTIN_ARCHITECTURES = {info.name: info for info in _keras_backbones() + _resnets()}
-
-
-def natural_key(name):
-    """Sort key that orders digit runs by value: ``resnet18`` before ``resnet101``.
-
-    Example:
-        >>> sorted(["resnet101", "resnet18"], key=natural_key)
-        ['resnet18', 'resnet101']
-    """
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.split(r"(\d+)", name) if part]
 
 
 def _registry():

@@ -306,7 +306,7 @@ def list_pretrained(pattern="*"):
         >>> list_pretrained("resnet50.*")
         ['resnet50.supcon_cifar10_mine']
     """
-    from kerascon.zoo.catalogue import natural_key
+    from kerascon.natural_order import natural_key
 
     return sorted((n for n in _PRETRAINED if fnmatch.fnmatchcase(n, pattern)), key=natural_key)
 

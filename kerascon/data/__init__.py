@@ -15,7 +15,7 @@ Example:
     ...                            batch_size=256, image_size=32)
 """
 
-import importlib
+from kerascon.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "DataSource": "kerascon.data.sources",
@@ -35,15 +35,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kerascon.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

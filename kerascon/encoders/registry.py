@@ -29,8 +29,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import re
 from typing import Callable, Optional
+
+from kerascon.natural_order import natural_key
 
 __all__ = [
     "ArchitectureSpec",
@@ -38,7 +39,6 @@ __all__ = [
     "build_encoder",
     "get_architecture",
     "list_architectures",
-    "natural_key",
     "register_architecture",
 ]
 
@@ -145,17 +145,6 @@ def register_architecture(
         return fn
 
     return decorator
-
-
-def natural_key(name):
-    """Sort key that orders digit runs by value: ``resnet18`` before ``resnet101``.
-
-    Example:
-        >>> sorted(["resnet101", "resnet18"], key=natural_key)
-        ['resnet18', 'resnet101']
-    """
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.split(r"(\d+)", name) if part]
 
 
 def list_architectures(pattern="*"):

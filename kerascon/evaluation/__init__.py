@@ -8,7 +8,7 @@ To add a public name, map it to its module in ``_EXPORTS``.
 
 from __future__ import annotations
 
-import importlib
+from kerascon.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "topk_accuracy": "kerascon.evaluation.metrics",
@@ -29,15 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kerascon.evaluation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,7 +11,7 @@ Example:
     >>> metrics = run_stage(config, "runs/digits")
 """
 
-import importlib
+from kerascon.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "TrainConfig": "kerascon.runs.config",
@@ -30,15 +30,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kerascon.runs' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
