@@ -189,9 +189,11 @@ def softmax(logits):
 
 
 def save_weights(model, path_prefix, shard_bytes=15 * 2**20):
-    """Encoder + classifier weights as float16 .npz shards of at most ~15 MiB each."""
+    """Encoder + classifier (+ the linear probe's feature normalization) weights as float16
+    .npz shards of at most ~15 MiB each."""
+    probe = [] if model.probe_norm is None else model.probe_norm.get_weights()
     arrays = [w.astype(np.float16) if w.dtype.kind == "f" else w
-              for w in model.encoder.get_weights() + model.classifier.get_weights()]
+              for w in model.encoder.get_weights() + model.classifier.get_weights() + probe]
     shards, current, size = [], [], 0
     for a in arrays:
         if current and size + a.nbytes > shard_bytes:
@@ -215,9 +217,13 @@ def load_weights(model, paths):
         with np.load(path) as f:
             arrays += [f[f"arr_{i}"] for i in range(len(f.files))]
     n_encoder = len(model.encoder.weights)
+    n_classifier = n_encoder + len(model.classifier.weights)
     model.encoder.set_weights([a.astype(np.float32) if a.dtype == np.float16 else a
                                for a in arrays[:n_encoder]])
-    model.classifier.set_weights([a.astype(np.float32) for a in arrays[n_encoder:]])
+    model.classifier.set_weights([a.astype(np.float32) for a in arrays[n_encoder:n_classifier]])
+    if len(arrays) > n_classifier:  # the classifier was trained on normalised features
+        model.add_probe_norm()
+        model.probe_norm.set_weights([a.astype(np.float32) for a in arrays[n_classifier:]])
 
 
 # ---------------------------------------------------------------------------- per method

@@ -13,7 +13,7 @@ Modes (``--modes``):
 Each mode runs in its own subprocess (with ``KERAS_BACKEND`` set for it), which builds random
 features [B, V, D] and labels, records its resident set size (VmRSS), runs forward + backward
 once and fetches the loss and the gradient to the host, then reports its peak resident set
-size (``ru_maxrss``, the whole process lifetime including the imports) and the peak's
+size (``VmHWM``, the whole process lifetime including the imports) and the peak's
 increase over the RSS before the call. ``dense [N, N] MiB`` is the size of one float32
 similarity matrix of the N = V * B views, for scale: the dense loss holds several.
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -46,7 +45,14 @@ def _rss_bytes():
 
 
 def _peak_rss_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # VmHWM is this process image's own high-water mark. ru_maxrss is not: Linux carries it
+    # over from the parent through fork and exec, so under a large pytest process it reported
+    # the parent's size instead of the loss's.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _run_tf(mode, features, labels, block_size):
