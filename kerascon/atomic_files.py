@@ -73,6 +73,17 @@ def _disk_full(path: Path, error: BaseException) -> DiskFullError:
 
 
 @contextlib.contextmanager
+def _disk_full_as_one_line(path: Path):
+    """Re-raise a disk-full error of the block as a one-line DiskFullError naming ``path``."""
+    try:
+        yield
+    except Exception as error:
+        if is_disk_full(error):
+            raise _disk_full(path, error) from error
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it onto ``path`` on success.
 
@@ -91,12 +102,9 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     os.unlink(tmp)  # writers such as model.save expect to create the file themselves
     tmp = Path(tmp)
     try:
-        yield tmp
-        os.replace(tmp, path)
-    except Exception as error:
-        if is_disk_full(error):
-            raise _disk_full(path, error) from error
-        raise
+        with _disk_full_as_one_line(path):
+            yield tmp
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp) if tmp.is_dir() and not tmp.is_symlink() else tmp.unlink()
@@ -135,20 +143,17 @@ def atomic_directory(path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
+        with _disk_full_as_one_line(path):
+            yield tmp
+            old = None
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                if old.exists():
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+                os.replace(path, old)
+            os.replace(tmp, path)
+            if old is not None:
                 shutil.rmtree(old) if old.is_dir() else old.unlink()
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-    except Exception as error:
-        if is_disk_full(error):
-            raise _disk_full(path, error) from error
-        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
