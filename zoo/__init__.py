@@ -3,6 +3,7 @@
 Architectures are builders registered by name in :mod:`kerascon.encoders.registry`
 (re-exported here unchanged); pretrained weights are registered as ``ARCH.TAG`` entries
 (:mod:`.pretrained`): Keras' ImageNet weights (``keras_*.imagenet``, in Keras' cache),
+keras-hub's presets (``hub_*.imagenet``, in kagglehub's cache),
 kerascon's own encoders shipped in the package (:mod:`.published`, e.g.
 ``resnet18.supcon_digits``), and your own; downloads go to ``$KERASCON_HOME`` and are
 sha256-verified (:mod:`.download`). :func:`load` returns a
@@ -28,6 +29,7 @@ Example:
 
 from kerascon.lazy_exports import lazy_exports
 from kerascon.zoo import (
+    keras_hub_imagenet,  # noqa: F401  (registers hub_*.imagenet; no keras-hub)
     keras_imagenet,  # noqa: F401  (registers keras_*.imagenet; no Keras)
     published,  # noqa: F401  (registers kerascon's own entries; no Keras)
 )
@@ -40,6 +42,7 @@ from kerascon.zoo.download import (
     DownloadError,
     cache_path,
     download,
+    download_hub_preset,
     download_keras_weights,
     keras_cache_dir,
     kerascon_home,
@@ -86,6 +89,7 @@ __all__ = [
     "cache_path",
     "describe_architecture",
     "download",
+    "download_hub_preset",
     "download_keras_weights",
     "from_torch",
     "get_architecture",

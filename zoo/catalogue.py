@@ -86,8 +86,16 @@ def _keras_backbones():
         for arch, application, family, dim, size in rows]
 
 
+def _hub_backbones():
+    from kerascon.hub_presets import HUB_CODE_LICENSE, HUB_PRESETS
+
+    return [ArchitectureInfo(p.arch, p.family, p.feature_dim, None, p.description, p.input_size,
+                             True, HUB_CODE_LICENSE) for p in HUB_PRESETS.values()]
+
+
 #: name -> :class:`ArchitectureInfo` of every architecture kerascon registers itself.
-BUILTIN_ARCHITECTURES = {info.name: info for info in _keras_backbones() + _resnets()}
+BUILTIN_ARCHITECTURES = {info.name: info
+                         for info in _keras_backbones() + _hub_backbones() + _resnets()}
 
 
 def _registry():

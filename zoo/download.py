@@ -11,6 +11,8 @@ every use of a cached file.
 (``$KERAS_HOME/models/<Keras' file name>``, default ``~/.keras/models``) and are
 verified with Keras' own md5/sha256; a missing file is fetched with
 ``keras.utils.get_file`` after a short reachability check (:func:`download_keras_weights`).
+``keras-hub-preset`` entries are preset folders in kagglehub's cache (or copied by hand to
+``$KERASCON_HOME/hub/<preset>``), fetched by kagglehub (:func:`download_hub_preset`).
 
 Example:
     >>> from kerascon.zoo import download
@@ -31,13 +33,15 @@ import urllib.request
 from pathlib import Path
 
 from kerascon.atomic_files import atomic_path
-from kerascon.zoo.pretrained import KERAS_APPLICATION, PACKAGE_SOURCE, get_pretrained
+from kerascon.home import kerascon_home
+from kerascon.zoo.pretrained import KERAS_APPLICATION, KERAS_HUB_PRESET, PACKAGE_SOURCE, get_pretrained
 
 __all__ = [
     "ChecksumError",
     "DownloadError",
     "cache_path",
     "download",
+    "download_hub_preset",
     "download_keras_weights",
     "keras_cache_dir",
     "kerascon_home",
@@ -45,7 +49,6 @@ __all__ = [
     "shipped_file",
 ]
 
-HOME_ENV = "KERASCON_HOME"
 _CHUNK = 1 << 20
 
 
@@ -55,16 +58,6 @@ class DownloadError(OSError):
 
 class ChecksumError(ValueError):
     """A file's sha256 differs from its registry entry; the file was deleted."""
-
-
-def kerascon_home():
-    """``$KERASCON_HOME``, or ``~/.cache/kerascon`` when it is unset.
-
-    Example:
-        >>> kerascon_home()
-        PosixPath('/home/me/.cache/kerascon')
-    """
-    return Path(os.environ.get(HOME_ENV) or "~/.cache/kerascon").expanduser()
 
 
 def keras_cache_dir():
@@ -95,7 +88,68 @@ def cache_path(name):
         return _package_file(spec)
     if spec.format == KERAS_APPLICATION:
         return keras_cache_dir() / "models" / spec.filename
+    if spec.format == KERAS_HUB_PRESET:
+        return _hub_preset_path(spec)
     return kerascon_home() / "pretrained" / spec.filename
+
+
+def _hub_preset_path(spec):
+    """A keras-hub preset's folder: the entry's local folder, the one copied by hand to
+    ``$KERASCON_HOME/hub``, else kagglehub's cache folder for the handle."""
+    from kerascon.hub_presets import hub_preset_folder
+
+    if not spec.source.startswith("kaggle://"):
+        return Path(spec.source).expanduser()
+    by_hand = hub_preset_folder(spec.filename)
+    try:
+        from kagglehub.cache import get_cached_path
+        from kagglehub.handle import parse_model_handle
+    except ImportError:  # no kerascon[hub]: only the folder copied by hand can serve
+        return by_hand
+    if by_hand.is_dir():
+        return by_hand
+    return Path(get_cached_path(parse_model_handle(spec.source.removeprefix("kaggle://"))))
+
+
+def download_hub_preset(name, *, timeout=10.0):
+    """Make sure the keras-hub preset of the ``keras-hub-preset`` entry ``name`` (config and
+    weights) is on this machine; return its folder.
+
+    A folder found locally (the entry's own, ``$KERASCON_HOME/hub/<preset>``, kagglehub's
+    cache) is used without network; otherwise kagglehub downloads the preset into its cache.
+
+    Raises:
+        DownloadError: offline or the download failed; one line naming the preset and the
+            folder to copy it to.
+
+    Example:
+        >>> download_hub_preset("hub_resnet_50_imagenet.imagenet")
+        PosixPath('/home/me/.cache/kagglehub/models/keras/resnetv1/keras/resnet_50_imagenet/3')
+    """
+    import dataclasses
+
+    from kerascon.encoders.keras_hub_backbones import (
+        HubPresetUnavailableError,
+        hub_backbone_spec,
+        locate_hub_preset,
+    )
+
+    spec = get_pretrained(name)
+    preset = dataclasses.replace(hub_backbone_spec(spec.arch), kaggle_handle=spec.source)
+    try:
+        location = locate_hub_preset(preset, need_weights=True, timeout=timeout)
+    except HubPresetUnavailableError as err:
+        raise DownloadError(f"{spec.name}: {err}") from err
+    if Path(location).is_dir():
+        return Path(location)
+    import kagglehub
+
+    try:
+        return Path(kagglehub.model_download(location.removeprefix("kaggle://")))
+    except Exception as err:  # noqa: BLE001 - kagglehub raises requests' and its own errors
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DownloadError(f"could not fetch {spec.name} from {spec.source} ({first}); copy the "
+                            f"preset folder to {_hub_preset_path(spec)}") from err
 
 
 def _package_file(spec):
@@ -283,7 +337,9 @@ def download(name, *, force=False, progress=None, timeout=60.0):
     the entry's ``source`` (URL, ``file://`` URL or local path) is copied to a
     temporary file beside the cache path, hashed, and renamed into place.
 
-    ``keras-application`` entries go to Keras' cache (:func:`download_keras_weights`);
+    ``keras-application`` entries go to Keras' cache (:func:`download_keras_weights`),
+    ``keras-hub-preset`` entries to kagglehub's (:func:`download_hub_preset`; ``force`` is
+    not used: kagglehub keeps the folder);
     entries shipped in the package are only verified (:func:`shipped_file`).
 
     Args:
@@ -309,6 +365,8 @@ def download(name, *, force=False, progress=None, timeout=60.0):
         return shipped_file(spec)
     if spec.format == KERAS_APPLICATION:
         return download_keras_weights(spec, force=force, timeout=min(timeout, 10.0))
+    if spec.format == KERAS_HUB_PRESET:
+        return download_hub_preset(spec, timeout=min(timeout, 10.0))
     dest = cache_path(spec)
     if dest.exists() and not force:
         actual = sha256_file(dest)

@@ -76,6 +76,17 @@ def _load_keras_application(path, spec, num_classes, input_shape, head_kwargs, m
                        **head_kwargs, **model_kwargs)
 
 
+def _load_keras_hub_preset(path, spec, num_classes, input_shape, head_kwargs, model_kwargs):
+    """A SupConModel around the keras-hub encoder ``spec.arch`` holding the preset at ``path``."""
+    from kerascon.encoders import build_encoder, raw_pixel_preprocessing
+    from kerascon.model import SupConModel
+
+    encoder = build_encoder(spec.arch, weights="preset", preset=str(path),
+                            input_shape=tuple(input_shape or (None, None, 3)))
+    return SupConModel(encoder, num_classes, preprocessing=raw_pixel_preprocessing(),
+                       **head_kwargs, **model_kwargs)
+
+
 def _load_float16(path, spec, num_classes, input_shape, head_kwargs, model_kwargs):
     """A SupConModel around ``spec.arch`` holding the float16 encoder weights at ``path``,
     with the entry's normalisation and a fresh projection head of the recipe's size."""
@@ -101,7 +112,10 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
     (``weights_only=True``); Keras entries are opened with ``safe_mode=True``;
     ``keras-application`` entries (``keras_*.imagenet``) are Keras' own weights files
     from Keras' cache, loaded into the ``keras_*`` encoder (which takes raw pixels; the
-    model's preprocessing only casts them to float) with a fresh projection head.
+    model's preprocessing only casts them to float) with a fresh projection head;
+    ``keras-hub-preset`` entries (``hub_*.imagenet``) are keras-hub preset folders from
+    kagglehub's cache, loaded the same way (the encoder scales pixels with the preset's
+    image converter).
     ``kerascon-float16`` entries (kerascon's own, shipped in the package, e.g.
     ``resnet18.supcon_digits``) are read offline, their sha256 checked on every load,
     and cast back to float32; the projection head is fresh (the recipe's size).
@@ -139,6 +153,9 @@ def load(name, *, num_classes=None, input_shape=None, progress=None, **model_kwa
     if spec.format == "keras-application":
         return _load_keras_application(path, spec, num_classes, input_shape, head_kwargs,
                                        model_kwargs)
+    if spec.format == "keras-hub-preset":
+        return _load_keras_hub_preset(path, spec, num_classes, input_shape, head_kwargs,
+                                      model_kwargs)
     if spec.format == "kerascon-float16":
         return _load_float16(path, spec, num_classes, input_shape, head_kwargs, model_kwargs)
     if spec.format == "keras":

@@ -56,6 +56,7 @@ from typing import Optional
 __all__ = [
     "FORMATS",
     "KERAS_APPLICATION",
+    "KERAS_HUB_PRESET",
     "KERASCON_FLOAT16",
     "PACKAGE_SOURCE",
     "PretrainedSpec",
@@ -77,9 +78,13 @@ FORMATS = {
     "torch-torchvision": ".pth",
     "keras": ".keras",
     "keras-application": ".h5",
+    "keras-hub-preset": "",
     "kerascon-float16": ".npz",
 }
 KERAS_APPLICATION = "keras-application"
+#: A keras-hub preset folder (config, weights, image converter) found or downloaded through
+#: kagglehub's cache (:mod:`kerascon.encoders.keras_hub_backbones`); ``source`` is its handle.
+KERAS_HUB_PRESET = "keras-hub-preset"
 #: An encoder's weights as float16 arrays in an ``.npz`` (keys: the variables' paths),
 #: read by :mod:`kerascon.zoo.float16_weights` into the entry's architecture.
 KERASCON_FLOAT16 = "kerascon-float16"
@@ -145,8 +150,10 @@ class PretrainedSpec:
             registered architecture the weights fit.
         source: ``http(s)://`` or ``file://`` URL, or a local path.
         sha256: lowercase hex sha256 of the file (always verified); may be ``None``
-            for ``keras-application`` entries, which Keras verifies by its own hash.
-        size: file size in bytes (``None`` allowed for ``keras-application``).
+            for ``keras-application`` entries, which Keras verifies by its own hash, and
+            ``keras-hub-preset`` entries (folders in kagglehub's cache).
+        size: file size in bytes (``None`` allowed for ``keras-application`` and
+            ``keras-hub-preset``).
         format: a key of :data:`FORMATS`.
         input_size: ``(H, W)`` the weights were trained at.
         mean, std: per-channel normalisation of ``[0, 1]`` pixels.
@@ -208,7 +215,9 @@ class PretrainedSpec:
         keras_app = self.format == KERAS_APPLICATION
         if keras_app:
             self._check_keras_file()
-        if not (keras_app and self.sha256 is None):
+        # Keras (its own file hashes) and kagglehub keep these files; kerascon adds no hash.
+        hashed_elsewhere = self.format in (KERAS_APPLICATION, KERAS_HUB_PRESET)
+        if not (hashed_elsewhere and self.sha256 is None):
             sha = str(self.sha256 or "").lower()
             if not _SHA256.match(sha):
                 raise ValueError(
@@ -216,7 +225,7 @@ class PretrainedSpec:
                     f"(kerascon.zoo.sha256_file), got {self.sha256!r}"
                 )
             fix("sha256", sha)
-        if not (keras_app and self.size is None) and (
+        if not (hashed_elsewhere and self.size is None) and (
                 not isinstance(self.size, int) or self.size <= 0):
             raise ValueError(f"{self.name}: size must be a positive number of bytes, got {self.size!r}")
         if not self.source:
@@ -266,6 +275,10 @@ class PretrainedSpec:
         ``keras-application`` entries)."""
         if self.format == KERAS_APPLICATION:
             return self.keras_file
+        if self.format == KERAS_HUB_PRESET and self.source.startswith("kaggle://"):
+            return self.source.removeprefix("kaggle://").split("/")[3]  # owner/model/keras/<preset>
+        if self.format == KERAS_HUB_PRESET:  # a local preset folder
+            return self.source.rstrip("/").rsplit("/", 1)[-1]
         return self.name + FORMATS[self.format]
 
 
@@ -290,7 +303,8 @@ def register_pretrained(spec):
         raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
     if spec.name in _PRETRAINED:
         raise ValueError(f"pretrained weights {spec.name!r} are already registered; choose another tag")
-    if spec.format.startswith("torch-") or spec.format in (KERAS_APPLICATION, KERASCON_FLOAT16):
+    if spec.format.startswith("torch-") or spec.format in (KERAS_APPLICATION, KERAS_HUB_PRESET,
+                                                           KERASCON_FLOAT16):
         from kerascon.zoo.catalogue import describe_architecture
 
         describe_architecture(spec.arch)  # raises with suggestions; loads no Keras if built in

@@ -1,5 +1,6 @@
 """Image encoders for kerascon: the architecture registry, ResNet-18..200, Keras' ImageNet
-backbones (``keras_*``) and an encoder checker.
+backbones (``keras_*``), keras-hub presets (``hub_*``, with the ``kerascon[hub]`` extra) and an
+encoder checker.
 
 Encoders map a preprocessed float image batch ``[B, H, W, C]`` to a feature
 matrix ``[B, D]``. Any Keras model or layer with that contract can be used;
@@ -21,10 +22,14 @@ Every architecture is registered by name where it is defined
     2048
 
 See :mod:`kerascon.encoders.resnet` for the stems and the layer naming and
-:mod:`kerascon.encoders.keras_applications` for the Keras backbones.
+:mod:`kerascon.encoders.keras_applications` for the Keras backbones and
+:mod:`kerascon.encoders.keras_hub_backbones` for the keras-hub ones.
 """
 
-from kerascon.encoders import keras_applications  # noqa: F401  (registers keras_*)
+from kerascon.encoders import (
+    keras_applications,  # noqa: F401  (registers keras_*)
+    keras_hub_backbones,  # noqa: F401  (registers hub_*; no keras-hub)
+)
 from kerascon.encoders.check import check_encoder
 from kerascon.encoders.keras_applications import raw_pixel_preprocessing
 from kerascon.encoders.registry import (
