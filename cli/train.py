@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kerascon.choices import AUGMENT_POLICIES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
+from kerascon.choices import AUGMENT_POLICIES, KEY_BATCH_NORM_MODES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
 from kerascon.cli.options import (
     add_options,
     data_options,
@@ -99,6 +99,9 @@ Examples:
 @click.option("--queue-size", type=int, default=None,
               help="Labelled key projections kept as extra negatives/positives (needs "
                    "--momentum-encoder), e.g. 65536.")
+@click.option("--key-batch-norm", type=click.Choice(KEY_BATCH_NORM_MODES), default=None,
+              help="With --momentum-encoder: the key network's batch norm uses the key batch's "
+                   "statistics ('batch', default, as MoCo) or the query's moving ones ('moving').")
 @click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
               help="Batch-norm statistics over all replicas (distributed pretraining).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None)

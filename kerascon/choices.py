@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["AUGMENT_POLICIES", "LOSSES", "OPTIMIZERS", "STEMS", "STRATEGIES"]
+__all__ = ["AUGMENT_POLICIES", "KEY_BATCH_NORM_MODES", "LOSSES", "OPTIMIZERS", "STEMS", "STRATEGIES"]
 
 #: Augmentation policies of :func:`kerascon.augment.make_augmentation`.
 AUGMENT_POLICIES: tuple[str, ...] = ("simclr", "randaugment", "autoaugment", "stacked",
@@ -24,3 +24,6 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "lars", "rmsprop")
 STEMS: tuple[str, ...] = ("cifar", "imagenet")
 #: Distribution strategies of :func:`kerascon.distribute.resolve_strategy`.
 STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker", "tpu")
+#: How a momentum key network's batch norm normalises (:mod:`kerascon.momentum`): the key
+#: batch's own statistics, or the moving statistics copied from the query network.
+KEY_BATCH_NORM_MODES: tuple[str, ...] = ("batch", "moving")

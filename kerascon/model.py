@@ -91,6 +91,9 @@ class SupConModel(StageStepMixin, keras.Model):
             stages; ``None`` (default) is off. See :mod:`kerascon.momentum`.
         queue_size: with ``momentum_encoder``, keep the last ``queue_size`` key
             projections and labels as extra contrast entries (0: batch keys only).
+        key_batch_norm: with ``momentum_encoder``, how the key network's batch norm
+            normalises: ``"batch"`` (default; the key batch's statistics, as MoCo) or
+            ``"moving"`` (the moving statistics copied from the query).
         backbone_lr_multiplier: the encoder trains at this times the optimizer's learning
             rate (fine-tuning pretrained weights: 0.1 is usual); needs a kerascon optimizer
             (CoupledDecaySGD or LARS) when not 1. See :mod:`kerascon.fine_tuning`.
@@ -145,6 +148,7 @@ class SupConModel(StageStepMixin, keras.Model):
         augmentation=None,
         momentum_encoder=None,
         queue_size=0,
+        key_batch_norm="batch",
         backbone_lr_multiplier=1.0,
         freeze_backbone_steps=0,
         freeze_batch_norm=False,
@@ -177,7 +181,7 @@ class SupConModel(StageStepMixin, keras.Model):
         if momentum_encoder is not None:
             self.momentum_queue = MomentumQueue.from_query(
                 self.encoder, self.projection_head, self.preprocessing,
-                momentum=momentum_encoder, queue_size=queue_size)
+                momentum=momentum_encoder, queue_size=queue_size, key_batch_norm=key_batch_norm)
         self.classifier = None
         self.num_classes = None
         self.probe_normalization = bool(probe_normalization)
@@ -518,6 +522,8 @@ class SupConModel(StageStepMixin, keras.Model):
             "momentum_encoder": (None if self.momentum_queue is None
                                  else self.momentum_queue.momentum),
             "queue_size": 0 if self.momentum_queue is None else self.momentum_queue.queue_size,
+            "key_batch_norm": ("batch" if self.momentum_queue is None
+                               else self.momentum_queue.key_batch_norm),
             "probe_normalization": self.probe_normalization,
             "has_probe_norm": self.probe_norm is not None,
         })

@@ -19,8 +19,15 @@ Conventions (documented choices):
   before the update, so the moving statistics copied are those after that pass. At construction the key
   network is an exact copy of the query network (:meth:`MomentumQueue.copy_from_query`
   re-copies it, e.g. after loading pretrained encoder weights).
-* The key network runs in inference mode (moving statistics, no dropout), so its batch
-  norm cannot leak information between the examples of a batch (no shuffle-BN needed).
+* With ``key_batch_norm="batch"`` (the default) the key network runs in training mode, as
+  MoCo's key encoder does: batch norm normalises with the key batch's own statistics (and
+  dropout / stochastic depth, where an encoder has them, are active). With
+  ``key_batch_norm="moving"`` it runs in inference mode with the moving statistics copied
+  from the query: no statistics shared between the keys of a batch, but early in training
+  those lag the weights and the keys come out nearly alike (mean key cosine 0.93 vs 0.13
+  for the queries after 30 steps of a ResNet-18 at m = 0.99, measured), which made the
+  queue useless in a short run (BENCHMARKS.md). The key batch norm layers stay outside
+  the optimizer either way (the key network changes by EMA only).
 * Every view of the global batch is enqueued after every training step (``B * V`` keys;
   under ``tf.distribute`` keys and labels are gathered from all replicas first, so the
   global batch enters once). The queue is a ring buffer: ``queue_size`` need not be a
@@ -38,6 +45,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import replica_context
+from kerascon.choices import KEY_BATCH_NORM_MODES
 from kerascon.queue_loss import queue_supcon_sum
 
 __all__ = ["MomentumQueue", "check_momentum_arguments"]
@@ -86,6 +94,8 @@ class MomentumQueue(keras.layers.Layer):
         momentum: m in [0, 1).
         queue_size: K >= 0 (0: contrast with the current batch's keys only).
         projection_dim: width of the key projections.
+        key_batch_norm: ``"batch"`` (the key batch's statistics) or ``"moving"`` (the
+            moving statistics copied from the query).
 
     Example:
         >>> from kerascon.model import SupConModel
@@ -95,9 +105,14 @@ class MomentumQueue(keras.layers.Layer):
     """
 
     def __init__(self, key_encoder, key_projection_head, key_preprocessing=None, *,
-                 momentum=0.999, queue_size=0, projection_dim=128, **kwargs):
+                 momentum=0.999, queue_size=0, projection_dim=128, key_batch_norm="batch",
+                 **kwargs):
         super().__init__(**kwargs)
         check_momentum_arguments(momentum, queue_size)
+        if key_batch_norm not in KEY_BATCH_NORM_MODES:
+            raise ValueError(f"key_batch_norm must be one of {KEY_BATCH_NORM_MODES}, got "
+                             f"{key_batch_norm!r}; use 'batch' (MoCo's choice) or 'moving'")
+        self.key_batch_norm = key_batch_norm
         self.momentum = float(momentum)
         self.queue_size = int(queue_size)
         self.projection_dim = int(projection_dim)
@@ -121,7 +136,7 @@ class MomentumQueue(keras.layers.Layer):
 
     @classmethod
     def from_query(cls, encoder, projection_head, preprocessing=None, *, momentum=0.999,
-                   queue_size=0, name="momentum_queue"):
+                   queue_size=0, key_batch_norm="batch", name="momentum_queue"):
         """Clone the query network into a key network with identical weights."""
         key_encoder = _clone(encoder, "key_encoder")
         key_head = _clone(projection_head, "key_projection_head")
@@ -134,15 +149,27 @@ class MomentumQueue(keras.layers.Layer):
                 key_preprocessing.build((None, None, None, 3))
         layer = cls(key_encoder, key_head, key_preprocessing, momentum=momentum,
                     queue_size=queue_size, projection_dim=projection_head.output_dim,
-                    name=name)
+                    key_batch_norm=key_batch_norm, name=name)
         layer.copy_from_query(encoder, projection_head, preprocessing)
         return layer
 
     # ------------------------------------------------------------------ key network
+    def _key_layers(self):
+        return [layer for layer in (self.key_encoder, self.key_projection_head,
+                                    self.key_preprocessing) if layer is not None]
+
     def _freeze(self):
-        for layer in (self.key_encoder, self.key_projection_head, self.key_preprocessing):
-            if layer is not None:
-                layer.trainable = False
+        for layer in self._key_layers():
+            layer.trainable = False
+        if getattr(self, "key_batch_norm", "moving") == "batch":
+            # Keras' batch norm uses batch statistics only when the layer is trainable; its
+            # variables stay non-trainable, so the optimizer never sees them.
+            for layer in self._key_layers():
+                for sub in layer._flatten_layers():
+                    if isinstance(sub, keras.layers.BatchNormalization):
+                        sub.trainable = True
+                        for variable in sub.weights:
+                            variable.trainable = False
 
     @property
     def trainable(self):
@@ -153,8 +180,8 @@ class MomentumQueue(keras.layers.Layer):
         # Always frozen: the key network changes by EMA only (model.trainable = True must
         # not hand it to the optimizer).
         self._trainable = False
-        for layer in getattr(self, "_layers", []):
-            layer.trainable = False
+        if getattr(self, "_layers", None):
+            self._freeze()
 
     def _pairs(self, encoder, projection_head, preprocessing):
         pairs = [(encoder, self.key_encoder), (projection_head, self.key_projection_head)]
@@ -191,9 +218,10 @@ class MomentumQueue(keras.layers.Layer):
 
     def key_projections(self, inputs):
         """Raw inputs [N, ...] -> L2-normalised float32 key projections [N, dim], no gradient."""
+        batch_stats = self.key_batch_norm == "batch"
         x = inputs if self.key_preprocessing is None else self.key_preprocessing(inputs)
-        features = self.key_encoder(x, training=False)
-        z = ops.cast(self.key_projection_head(features, training=False), "float32")
+        features = self.key_encoder(x, training=batch_stats)
+        z = ops.cast(self.key_projection_head(features, training=batch_stats), "float32")
         z = z / ops.maximum(ops.norm(z, axis=-1, keepdims=True), 1e-12)
         return ops.stop_gradient(z)
 
@@ -305,6 +333,7 @@ class MomentumQueue(keras.layers.Layer):
             "momentum": self.momentum,
             "queue_size": self.queue_size,
             "projection_dim": self.projection_dim,
+            "key_batch_norm": self.key_batch_norm,
         })
         return config
 

@@ -7,6 +7,7 @@ import pytest
 from kerascon.model import SupConModel
 from kerascon.momentum import MomentumQueue
 from kerascon.queue_loss import queue_supcon_sum
+from kerascon.saving import load_model
 
 IMAGE = 8
 
@@ -190,7 +191,7 @@ def test_first_step_with_an_empty_queue_equals_batch_keys_only():
 
 def test_ema_update_follows_its_formula_and_copies_moving_statistics():
     keras.utils.set_random_seed(0)
-    model = tiny_model(batch_norm=True, momentum=0.7)
+    model = tiny_model(batch_norm=True, momentum=0.7, key_batch_norm="moving")
     mq = model.momentum_queue
     # The key network starts as an exact copy.
     for q, k in zip(model.encoder.weights, mq.key_encoder.weights):
@@ -217,6 +218,39 @@ def test_ema_update_follows_its_formula_and_copies_moving_statistics():
     assert not any(w is v for w in model.trainable_variables for v in mq.weights)
     model.trainable = True
     assert mq.key_encoder.trainable is False and not mq.trainable_weights
+
+
+def test_key_batch_norm_uses_the_key_batch_statistics_outside_the_optimizer():
+    keras.utils.set_random_seed(0)
+    model = tiny_model(batch_norm=True, momentum=0.7)  # key_batch_norm="batch" by default
+    mq = model.momentum_queue
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    x, y = make_data(seed=3)
+    query_before = [np.array(w) for w in model.encoder.trainable_weights]
+    key_before = [np.array(w) for w in mq.key_encoder.weights if "moving" not in w.path]
+    model.train_on_batch(x, y)
+    # gamma/beta (and kernels) of the key network: EMA only, never the optimizer's.
+    key_after = [np.array(w) for w in mq.key_encoder.weights if "moving" not in w.path]
+    assert len(key_after) == len(query_before) == 4
+    for q, k, new in zip(query_before, key_before, key_after):
+        np.testing.assert_allclose(new, 0.7 * k + 0.3 * q, rtol=1e-5, atol=1e-6)
+    assert not any(w is v for w in model.trainable_variables for v in mq.weights)
+    assert not mq.trainable_weights
+    # Keys: the key network with batch statistics (training mode), L2-normalised.
+    flat = x.reshape((-1,) + x.shape[2:])
+    features = mq.key_encoder(model.preprocessing(flat), training=True)
+    expected = np.array(mq.key_projection_head(features, training=True))
+    expected /= np.linalg.norm(expected, axis=-1, keepdims=True)
+    np.testing.assert_allclose(key_projections(model, x), expected, rtol=1e-5, atol=1e-6)
+    inference = np.array(mq.key_projection_head(
+        mq.key_encoder(model.preprocessing(flat), training=False), training=False))
+    inference /= np.linalg.norm(inference, axis=-1, keepdims=True)
+    assert not np.allclose(key_projections(model, x), inference, atol=1e-3)
+    model.trainable = True  # unfreezing the model leaves the key network out of training
+    assert not mq.trainable_weights
+    assert not any(w is v for w in model.trainable_variables for v in mq.weights)
+    with pytest.raises(ValueError, match="key_batch_norm must be one of"):
+        tiny_model(key_batch_norm="frozen")
 
 
 def test_queue_contents_after_wrap_around():
@@ -331,3 +365,46 @@ def test_momentum_queue_layer_config_round_trip():
     clone = MomentumQueue.from_config(layer.get_config())
     assert clone.queue_size == 12 and clone.momentum == 0.9
     assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in layer.weights]
+
+
+def test_key_batch_norm_mode_survives_the_keras_format(tmp_path):
+    model = tiny_model(queue_size=20, key_batch_norm="moving")
+    assert MomentumQueue.from_config(model.momentum_queue.get_config()).key_batch_norm == "moving"
+    x, y = make_data(seed=4)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    model.train_on_batch(x, y)
+    path = tmp_path / "moving.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.momentum_queue.key_batch_norm == "moving"
+    np.testing.assert_allclose(key_projections(loaded, x), key_projections(model, x), atol=1e-6)
+    batch_mode = load_model(_save(tiny_model(queue_size=20), tmp_path / "batch.keras"))
+    bn = [lyr for lyr in batch_mode.momentum_queue.key_encoder._flatten_layers()
+          if isinstance(lyr, keras.layers.BatchNormalization)]
+    assert bn and all(lyr.trainable and not any(w.trainable for w in lyr.weights) for lyr in bn)
+    assert not any(w is v for w in batch_mode.trainable_variables
+                   for v in batch_mode.momentum_queue.weights)
+
+
+def _save(model, path):
+    model.save(path)
+    return path
+
+
+@pytest.mark.usefixtures("tiny_architecture")
+def test_cli_trains_with_a_momentum_encoder_and_queue(tmp_path):
+    from conftest import invoke_cli, one_error_line
+
+    common = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "8",
+              "--batch-size", "8", "--projection-dim", "8", "--projection-hidden-dim", "16",
+              "--epochs", "1", "--steps-per-epoch", "3", "--eval-split", "none", "--quiet"]
+    run = tmp_path / "run"
+    result = invoke_cli("train", *common, "--momentum-encoder", "0.99", "--queue-size", "40",
+                        "--key-batch-norm", "moving", "--output", run)
+    assert result.exit_code == 0, result.output
+    mq = load_model(run / "model.keras").momentum_queue
+    assert (mq.momentum, mq.queue_size, mq.key_batch_norm) == (0.99, 40, "moving")
+    assert int(mq.queue_filled.value) == 40 and int(mq.queue_pointer.value) == 3 * 16 % 40
+    line = one_error_line(invoke_cli("train", *common, "--queue-size", "40",
+                                     "--output", tmp_path / "no_momentum"))
+    assert "queue_size" in line and "--momentum-encoder 0.999" in line

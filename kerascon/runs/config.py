@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import yaml
 
-from kerascon.choices import AUGMENT_POLICIES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
+from kerascon.choices import AUGMENT_POLICIES, KEY_BATCH_NORM_MODES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
 from kerascon.data.holdout import DEFAULT_VAL_FRACTION
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
@@ -106,6 +106,7 @@ class TrainConfig:
     # Momentum encoder and labelled queue (kerascon.momentum); None: off.
     momentum_encoder: Optional[float] = None
     queue_size: int = 0
+    key_batch_norm: str = "batch"
     val_fraction: float = DEFAULT_VAL_FRACTION
     max_image_pixels: Optional[int] = DEFAULT_MAX_IMAGE_PIXELS
 
@@ -114,7 +115,7 @@ class TrainConfig:
             _check_type(field.name, getattr(self, field.name), field.type)
         for name, choices in (("stage", STAGE_NAMES), ("loss", LOSSES), ("stem", STEMS),
                               ("augment", AUGMENT_POLICIES), ("optimizer", OPTIMIZERS),
-                              ("strategy", STRATEGIES)):
+                              ("strategy", STRATEGIES), ("key_batch_norm", KEY_BATCH_NORM_MODES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of "
                                   f"{', '.join(choices)}")

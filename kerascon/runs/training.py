@@ -190,7 +190,8 @@ def backbone_options(config: TrainConfig, steps_per_epoch: int) -> dict:
     return {"backbone_lr_multiplier": multiplier,
             "freeze_backbone_steps": config.freeze_backbone_epochs * steps_per_epoch,
             "freeze_batch_norm": config.freeze_batch_norm,
-            "momentum_encoder": config.momentum_encoder, "queue_size": config.queue_size}
+            "momentum_encoder": config.momentum_encoder, "queue_size": config.queue_size,
+            "key_batch_norm": config.key_batch_norm}
 
 
 def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) -> SupConModel:
