@@ -105,9 +105,11 @@ def run_knn(args):
     results = []
     for seed in args.seeds:
         for name, options in (("batch keys only (plain SupCon)", {}),
-                              (f"momentum {args.momentum}, queue {args.queue_size}",
+                              (f"momentum {args.momentum}, queue {args.queue_size}, key BN "
+                               f"{args.key_batch_norm}",
                                {"momentum_encoder": args.momentum,
-                                "queue_size": args.queue_size})):
+                                "queue_size": args.queue_size,
+                                "key_batch_norm": args.key_batch_norm})):
             if args.queue_only and not options:
                 continue
             keras.utils.set_random_seed(seed)
@@ -151,6 +153,8 @@ def main(argv=None):
     p.add_argument("--momentum", type=float, default=0.99)
     p.add_argument("--queue-size", type=int, default=4096)
     p.add_argument("--queue-only", action="store_true", help="skip the plain SupCon runs")
+    p.add_argument("--key-batch-norm", choices=["batch", "moving"], default="batch",
+                   help="the key network's batch-norm statistics (kerascon.momentum)")
     args = p.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.mode == "memory-child":

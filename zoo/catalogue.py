@@ -4,10 +4,12 @@ without importing Keras or TensorFlow.
 The architecture registry (:mod:`kerascon.encoders.registry`) is filled by importing the
 encoder modules, which import Keras; listing the zoo should not need that. This table
 describes the same built-in architectures (``tests/test_zoo_list.py`` checks it against
-the registry, field by field). Once :mod:`kerascon.encoders` is imported, the functions
-here read the real registry instead, so architectures registered at run time show too.
-Building an encoder always goes through the real registry
-(:func:`kerascon.encoders.build_encoder`).
+the registry, field by field): the Keras and keras-hub backbones from the plain tables the
+encoder modules register them from (:mod:`kerascon.keras_application_table`,
+:mod:`kerascon.hub_presets`), the ResNets from their depths and block counts. Once
+:mod:`kerascon.encoders` is imported, the functions here read the real registry instead,
+so architectures registered at run time show too. Building an encoder always goes through
+the real registry (:func:`kerascon.encoders.build_encoder`).
 
 Example:
     >>> from kerascon.zoo.catalogue import describe_architecture, list_architectures
@@ -61,29 +63,10 @@ def _resnets():
 
 
 def _keras_backbones():
-    rows = (  # arch, keras.applications name, family, feature dim, input size
-        ("keras_resnet50", "ResNet50", "keras_resnet", 2048, 224),
-        ("keras_resnet101", "ResNet101", "keras_resnet", 2048, 224),
-        ("keras_resnet152", "ResNet152", "keras_resnet", 2048, 224),
-        ("keras_resnet50v2", "ResNet50V2", "keras_resnet_v2", 2048, 224),
-        ("keras_resnet101v2", "ResNet101V2", "keras_resnet_v2", 2048, 224),
-        ("keras_resnet152v2", "ResNet152V2", "keras_resnet_v2", 2048, 224),
-        ("keras_efficientnetv2b0", "EfficientNetV2B0", "keras_efficientnetv2", 1280, 224),
-        ("keras_efficientnetv2b1", "EfficientNetV2B1", "keras_efficientnetv2", 1280, 240),
-        ("keras_efficientnetv2b2", "EfficientNetV2B2", "keras_efficientnetv2", 1408, 260),
-        ("keras_efficientnetv2b3", "EfficientNetV2B3", "keras_efficientnetv2", 1536, 300),
-        ("keras_efficientnetv2s", "EfficientNetV2S", "keras_efficientnetv2", 1280, 384),
-        ("keras_convnext_tiny", "ConvNeXtTiny", "keras_convnext", 768, 224),
-        ("keras_convnext_small", "ConvNeXtSmall", "keras_convnext", 768, 224),
-        ("keras_mobilenetv3small", "MobileNetV3Small", "keras_mobilenetv3", 576, 224),
-        ("keras_mobilenetv3large", "MobileNetV3Large", "keras_mobilenetv3", 960, 224),
-        ("keras_densenet121", "DenseNet121", "keras_densenet", 1024, 224),
-    )
-    return [ArchitectureInfo(
-        arch, family, dim, None,
-        f"Keras {application} (keras.applications, include_top=False, pooling='avg') on raw "
-        "[0, 255] pixels; kwargs as build_keras_backbone.", (size, size), True, "Apache-2.0")
-        for arch, application, family, dim, size in rows]
+    from kerascon.keras_application_table import CODE_LICENSE, KERAS_BACKBONES
+
+    return [ArchitectureInfo(b.arch, b.family, b.feature_dim, None, b.description, b.input_size,
+                             True, CODE_LICENSE) for b in KERAS_BACKBONES.values()]
 
 
 def _hub_backbones():

@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from kerascon.zoo.catalogue import BUILTIN_ARCHITECTURES
+from kerascon.keras_application_table import KERAS_BACKBONES
 from kerascon.zoo.pretrained import (
     KERAS_APPLICATION,
     PretrainedSpec,
@@ -91,8 +91,8 @@ def keras_imagenet_spec(arch, *, tag="imagenet", keras_file=None, keras_file_has
         (224, 224)
     """
     folder, filename, digest, licence = KERAS_WEIGHTS[arch]
-    backbone = BUILTIN_ARCHITECTURES[arch]  # plain data: registering loads no Keras
-    application = backbone.description.split()[1]  # "Keras ResNet50 (keras.applications..."
+    backbone = KERAS_BACKBONES[arch]  # plain data: registering loads no Keras
+    application = backbone.application
     keras_file = keras_file or filename
     return PretrainedSpec(
         name=f"{arch}.{tag}", source=source or KERAS_WEIGHTS_BASE + folder + keras_file,
