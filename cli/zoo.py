@@ -45,7 +45,8 @@ def _metrics(spec):
 def _where(spec):
     if spec.shipped:
         return "shipped"
-    return "Keras cache" if spec.format == "keras-application" else "download"
+    return {"keras-application": "Keras cache",
+            "keras-hub-preset": "kagglehub cache"}.get(spec.format, "download")
 
 
 def _pretrained_table(names, detailed):

@@ -23,7 +23,7 @@ from kerascon.zoo.pretrained import KERAS_HUB_PRESET, PretrainedSpec, TrainingRe
 
 __all__ = ["keras_hub_spec"]
 
-_LICENSE = "see the preset's Kaggle model page (keras-hub code: Apache-2.0)"
+_LICENSE = "the preset's Kaggle model card"
 
 
 def keras_hub_spec(arch, *, tag="imagenet", source=None):
