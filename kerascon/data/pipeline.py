@@ -85,6 +85,47 @@ def _augment_fn(augment: Augment, image_size, crop_scale):
     return make_augmentation(augment, image_size, crop_scale=crop_scale)
 
 
+def _batch_stages(augment_fn, vectorize: bool | None):
+    if vectorize is not None and not isinstance(vectorize, bool):
+        raise ValueError(f"vectorize must be True, False or None, got {vectorize!r}")
+    stages = getattr(augment_fn, "batch_stages", None)
+    if vectorize and stages is None:
+        raise ValueError(
+            f"vectorize=True needs an augmentation with a batch stage (the simclr or flip_crop "
+            f"policy), got {getattr(augment_fn, '__name__', augment_fn)!r}; pass vectorize=None"
+        )
+    return stages if vectorize is not False else None
+
+
+def _vectorized_views(ds, stages, views: int, batch_size: int, drop_remainder: bool,
+                      deterministic: bool) -> tf.data.Dataset:
+    """Crop every view alone, batch, then one ``stages.per_batch`` call over all B x V views.
+
+    Each example's seed splits into ``views`` crop seeds and one more; the batch stage's
+    seed is that extra seed of the batch's first example.
+    """
+
+    @tf.autograph.experimental.do_not_convert
+    def crop_views(example, example_seed):
+        image, label = example
+        seeds = tf.random.experimental.stateless_split(example_seed, num=views + 1)
+        crops = tf.stack([stages.per_image(image, seeds[v]) for v in range(views)])
+        return crops, tf.cast(label, tf.int32), seeds[views]
+
+    @tf.autograph.experimental.do_not_convert
+    def finish_views(crops, labels, batch_seeds):
+        shape = tf.shape(crops)
+        flat = tf.reshape(crops, tf.concat([[-1], shape[2:]], axis=0))
+        out = tf.reshape(stages.per_batch(flat, batch_seeds[0]), shape)
+        out.set_shape(crops.shape)
+        return out, labels
+
+    ds = ds.map(crop_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(finish_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def multiview_dataset(
     source: DataSource,
     *,
@@ -98,6 +139,7 @@ def multiview_dataset(
     repeat: bool = False,
     crop_scale: tuple[float, float] | None = None,
     shuffle_buffer: int | None = None,
+    vectorize: bool | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(views float32 [B, V, S, S, 3] in [0, 255], labels int32 [B])``.
 
@@ -114,10 +156,17 @@ def multiview_dataset(
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
         crop_scale: random-resized-crop area range, e.g. ``(0.2, 1.0)`` for CIFAR.
         shuffle_buffer: shuffle buffer for sources without cheap keys (TFDS).
+        vectorize: run the augmentation in two stages, the crop image by image and the
+            rest (flip, colour jitter, grayscale, blur) once per batch with per-image
+            random parameters -- the same distributions, much less per-op overhead.
+            ``None`` (default): when the augmentation supports it (``simclr`` and
+            ``flip_crop``, by name or as returned by ``make_augmentation``); ``True``:
+            required; ``False``: every view augmented alone by the per-image function.
 
     Raises:
-        ValueError: ``views``/``batch_size`` < 1, unknown policy, empty source, or
-            fewer examples than one batch with ``drop_remainder=True``.
+        ValueError: ``views``/``batch_size`` < 1, unknown policy, empty source,
+            fewer examples than one batch with ``drop_remainder=True``, or
+            ``vectorize=True`` with an augmentation that has no batch stage.
 
     Example::
 
@@ -128,8 +177,12 @@ def multiview_dataset(
     _check_positive_int(batch_size, "batch_size")
     _check_source(source, batch_size, drop_remainder, repeat)
     augment_fn = _augment_fn(augment, image_size, crop_scale)
+    stages = _batch_stages(augment_fn, vectorize)
     deterministic = seed is not None
     seed = _resolve_seed(seed)
+    ds = _with_seeds(_ordered(source, shuffle, seed, shuffle_buffer, repeat), seed)
+    if stages is not None:
+        return _vectorized_views(ds, stages, views, batch_size, drop_remainder, deterministic)
 
     @tf.autograph.experimental.do_not_convert
     def make_views(example, example_seed):
@@ -138,7 +191,6 @@ def multiview_dataset(
         stacked = tf.stack([tf.cast(augment_fn(image, view_seeds[v]), tf.float32) for v in range(views)])
         return stacked, tf.cast(label, tf.int32)
 
-    ds = _with_seeds(_ordered(source, shuffle, seed, shuffle_buffer, repeat), seed)
     ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
