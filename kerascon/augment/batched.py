@@ -203,14 +203,14 @@ def gaussian_blur_batch(images, sigmas, *, kernel_size: int, mask=None) -> tf.Te
         picked, chosen = tf.gather_nd(images, index), tf.gather_nd(sigmas, index)
     kernels = _gaussian_kernels(chosen, radius)
     if height * width <= _BATCH_BLUR_MAX_PIXELS:
-        blurred = tf.cond(
-            tf.shape(picked)[0] > 0,
-            lambda: _blur_together(picked, kernels, radius),
-            lambda: picked,
-        )
+        def blur():
+            return _blur_together(picked, kernels, radius)
     else:
-        blurred = tf.map_fn(lambda args: _blur_one(args[0], args[1], radius), (picked, kernels),
-                            fn_output_signature=tf.float32)
+        def blur():
+            return tf.map_fn(lambda args: _blur_one(args[0], args[1], radius), (picked, kernels),
+                             fn_output_signature=tf.float32)
+    # no image picked: nothing to blur (an empty map_fn would also lose the image shape)
+    blurred = tf.cond(tf.shape(picked)[0] > 0, blur, lambda: picked)
     blurred = _clip(blurred)
     blurred.set_shape(picked.shape)
     if mask is None:
