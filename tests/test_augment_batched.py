@@ -201,3 +201,20 @@ def test_folder_images_of_different_sizes_batch(tmp_path):
     batches = [(v.numpy(), y.numpy()) for v, y in ds]
     assert [v.shape for v, _ in batches] == [(3, 2, 24, 24, 3)] * 2
     assert sorted(np.concatenate([y for _, y in batches]).tolist()) == [0, 0, 0, 1, 1, 1]
+
+
+def test_large_views_run_the_batch_stage_in_chunks_and_rebatch():
+    from kerascon.data.pipeline import _chunk_size
+
+    assert _chunk_size(tf.TensorShape([2, 32, 32, 3]), 64) == 64
+    assert _chunk_size(tf.TensorShape([2, 224, 224, 3]), 64) == 1
+    assert _chunk_size(tf.TensorShape([2, 96, 96, 3]), 64) == 9
+    src = arrays_source(7, 40)
+    make = lambda drop: multiview_dataset(src, views=2, batch_size=3, image_size=256, seed=2,  # noqa: E731
+                                          drop_remainder=drop)
+    assert [v.shape for v, _ in make(False)] == [(3, 2, 256, 256, 3)] * 2 + [(1, 2, 256, 256, 3)]
+    first, again = [v.numpy() for v, _ in make(True)], [v.numpy() for v, _ in make(True)]
+    assert len(first) == 2
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert first[0].min() >= 0.0 and first[0].max() <= 255.0

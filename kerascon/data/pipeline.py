@@ -121,9 +121,27 @@ def _vectorized_views(ds, stages, views: int, batch_size: int, drop_remainder: b
         return out, labels
 
     ds = ds.map(crop_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    chunk = _chunk_size(ds.element_spec[0].shape, batch_size)
+    ds = ds.batch(chunk, drop_remainder=drop_remainder and chunk == batch_size)
     ds = ds.map(finish_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if chunk != batch_size:
+        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# The batch stage works on chunks of about this many bytes, then the chunks are rebatched: a
+# chunk that stays in the CPU's caches is faster than a whole batch of large images streamed
+# through memory (224 px, 2 threads: chunks of 2 examples 2.9 ms of CPU per view, of 8
+# examples 3.3, per image 2.8-3.2), while at 32 px a whole batch of 64 is one chunk.
+_CHUNK_BYTES = 2 * 1024 * 1024
+
+
+def _chunk_size(views_shape: tf.TensorShape, batch_size: int) -> int:
+    """Examples per batch-stage call: as many as fit in ``_CHUNK_BYTES``, at least 1."""
+    per_example = 4 * (views_shape.num_elements() or 0)
+    if per_example == 0:
+        return batch_size
+    return max(1, min(batch_size, _CHUNK_BYTES // per_example))
 
 
 def multiview_dataset(
