@@ -211,10 +211,19 @@ def test_large_views_run_the_batch_stage_in_chunks_and_rebatch():
     assert _chunk_size(tf.TensorShape([2, 96, 96, 3]), 64) == 9
     src = arrays_source(7, 40)
     make = lambda drop: multiview_dataset(src, views=2, batch_size=3, image_size=256, seed=2,  # noqa: E731
-                                          drop_remainder=drop)
+                                          drop_remainder=drop, vectorize=True)
     assert [v.shape for v, _ in make(False)] == [(3, 2, 256, 256, 3)] * 2 + [(1, 2, 256, 256, 3)]
     first, again = [v.numpy() for v, _ in make(True)], [v.numpy() for v, _ in make(True)]
     assert len(first) == 2
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert first[0].min() >= 0.0 and first[0].max() <= 255.0
+
+
+def test_default_vectorizes_views_up_to_96_px_only():
+    from kerascon.data.pipeline import _batch_stages
+
+    assert _batch_stages(make_augmentation("simclr", 96), None) is not None
+    assert _batch_stages(make_augmentation("simclr", 97), None) is None
+    assert _batch_stages(make_augmentation("simclr", 224), True) is not None
+    assert _batch_stages(make_augmentation("simclr", 32), False) is None

@@ -60,6 +60,8 @@ class BatchStages(NamedTuple):
 
     per_image: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
     per_batch: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+    #: output ``(height, width)`` of ``per_image``, when known
+    image_size: tuple[int, int] | None = None
 
 
 def _per_image(values: tf.Tensor) -> tf.Tensor:

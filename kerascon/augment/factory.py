@@ -222,7 +222,7 @@ def _batch_stages(policy, hw, scale, ratio, finish, batch_options) -> BatchStage
         return finish(image)
 
     crop.__name__ = f"{policy}_crop"
-    return BatchStages(crop, simclr_batch_stage(**batch_options))
+    return BatchStages(crop, simclr_batch_stage(**batch_options), hw)
 
 
 #: Alias of :func:`make_augmentation`.

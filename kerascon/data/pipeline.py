@@ -94,7 +94,19 @@ def _batch_stages(augment_fn, vectorize: bool | None):
             f"vectorize=True needs an augmentation with a batch stage (the simclr or flip_crop "
             f"policy), got {getattr(augment_fn, '__name__', augment_fn)!r}; pass vectorize=None"
         )
-    return stages if vectorize is not False else None
+    if vectorize is False or stages is None:
+        return None
+    size = stages.image_size
+    if vectorize is None and size is not None and size[0] * size[1] > _VECTORIZE_MAX_PIXELS:
+        return None
+    return stages
+
+
+# By default the batch stage runs for views of at most 96 x 96 px. Measured with
+# benchmarks/augment_vs_torchvision.py's kerascon side (2 threads, load 4.1-5.5, 3 epochs):
+# 32 px 5,923-6,656 img/s batched vs 3,057-4,326 per image, 96 px 1,476-1,873 vs 1,411-1,611,
+# but 224 px 172-200 vs 383-737 (the batched path is slower there; not resolved).
+_VECTORIZE_MAX_PIXELS = 96 * 96
 
 
 def _vectorized_views(ds, stages, views: int, batch_size: int, drop_remainder: bool,
@@ -178,8 +190,10 @@ def multiview_dataset(
             rest (flip, colour jitter, grayscale, blur) once per batch with per-image
             random parameters -- the same distributions, much less per-op overhead.
             ``None`` (default): when the augmentation supports it (``simclr`` and
-            ``flip_crop``, by name or as returned by ``make_augmentation``); ``True``:
-            required; ``False``: every view augmented alone by the per-image function.
+            ``flip_crop``, by name or as returned by ``make_augmentation``) and the views
+            are at most 96 x 96 px (above that the per-image path measured faster);
+            ``True``: required; ``False``: every view augmented alone by the per-image
+            function.
 
     Raises:
         ValueError: ``views``/``batch_size`` < 1, unknown policy, empty source,
