@@ -56,3 +56,17 @@ def test_color_jitter_xla_path_matches_op_by_op():
     big = color_jitter(tf.constant(image), seed, contrast=0.0, hue=0.0).numpy()
     small = color_jitter(tf.constant(image[:8, :8]), seed, contrast=0.0, hue=0.0).numpy()
     np.testing.assert_allclose(big[:8, :8], small, atol=2e-3)
+
+
+@pytest.mark.parametrize("shape, out", [((14, 20, 3), (32, 32)), ((32, 32, 3), (32, 32)),
+                                        ((120, 200, 3), (224, 224)), ((40, 20, 3), (32, 32))])
+def test_crop_resize_uses_plain_bilinear_only_when_nothing_shrinks(shape, out):
+    from kerascon.augment._common import _resize
+
+    image = tf.constant(np.random.default_rng(3).uniform(0, 255, shape).astype(np.float32))
+    reference = tf.clip_by_value(tf.image.resize(image, out, "bilinear", antialias=True), 0, 255)
+    fast = _resize(image, out)
+    assert fast.shape == (*out, 3)
+    np.testing.assert_allclose(fast.numpy(), reference.numpy(), atol=1e-2)
+    if shape[0] > out[0]:  # a side shrinks: exactly the antialiased resize
+        np.testing.assert_array_equal(fast.numpy(), reference.numpy())

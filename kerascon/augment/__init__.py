@@ -5,6 +5,8 @@ images in ``[0, 255]``; the same seed always gives the same output. Modules:
 :mod:`~kerascon.augment.factory` (policies by name: ``simclr``, ``randaugment``,
 ``autoaugment``, ``stacked``, ``flip_crop``, ``none``), :mod:`~kerascon.augment.simclr`
 (crop, colour jitter, grayscale, blur, the evaluation transform),
+:mod:`~kerascon.augment.batched` (SimCLR after the crop on a whole batch, per-image random
+parameters; ``multiview_dataset`` uses it through ``fn.batch_stages``),
 :mod:`~kerascon.augment.policies` (RandAugment, AutoAugment) and
 :mod:`~kerascon.augment.ops` (their operation table).
 
@@ -16,6 +18,7 @@ Example:
     TensorShape([32, 32, 3])
 """
 
+from kerascon.augment.batched import BatchStages, simclr_batch_stage
 from kerascon.augment.factory import POLICIES, AugmentFn, build_augmentation, make_augmentation
 from kerascon.augment.policies import AUTOAUGMENT_IMAGENET_POLICY, auto_augment, rand_augment
 from kerascon.augment.simclr import (
@@ -29,6 +32,7 @@ from kerascon.augment.simclr import (
 __all__ = [
     "AUTOAUGMENT_IMAGENET_POLICY",
     "AugmentFn",
+    "BatchStages",
     "POLICIES",
     "auto_augment",
     "build_augmentation",
@@ -38,5 +42,6 @@ __all__ = [
     "make_eval_transform",
     "rand_augment",
     "random_resized_crop",
+    "simclr_batch_stage",
     "to_grayscale",
 ]

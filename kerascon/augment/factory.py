@@ -59,6 +59,7 @@ from kerascon.augment._common import (
     _split,
     _with_prob,
 )
+from kerascon.augment.batched import BatchStages, simclr_batch_stage
 from kerascon.augment.policies import auto_augment, rand_augment
 from kerascon.augment.simclr import (
     BLUR_MIN_SIZE,
@@ -203,7 +204,25 @@ def make_augmentation(
         return finish(out)
 
     augment.__name__ = f"{policy}_augment"
+    if policy in ("simclr", "flip_crop"):
+        augment.batch_stages = _batch_stages(policy, hw, scale, ratio, finish, dict(
+            color_jitter_strength=(b, c, s, h), color_jitter_prob=color_jitter_prob,
+            grayscale_prob=grayscale_prob, blur_kernel=blur_kernel if use_blur else None,
+            blur_prob=blur_prob, jitter=policy == "simclr"))
     return augment
+
+
+def _batch_stages(policy, hw, scale, ratio, finish, batch_options) -> BatchStages:
+    """The same policy as a per-image crop and a per-batch rest (``BatchStages``)."""
+
+    @_no_autograph
+    def crop(image, seed):
+        image = random_resized_crop(_as_rgb_float(image), hw, _as_seed(seed), scale=scale,
+                                    ratio=ratio)
+        return finish(image)
+
+    crop.__name__ = f"{policy}_crop"
+    return BatchStages(crop, simclr_batch_stage(**batch_options), hw)
 
 
 #: Alias of :func:`make_augmentation`.

@@ -18,6 +18,7 @@ from kerascon.augment._common import (
     _size_hw,
     _split,
 )
+from kerascon.image_ops import to_three_channels
 
 DEFAULT_CROP_SCALE = (0.08, 1.0)
 DEFAULT_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
@@ -88,7 +89,8 @@ def random_resized_crop(
         crop = random_resized_crop(image, 32, tf.constant([0, 1]), scale=(0.2, 1.0))
     """
     hw = _size_hw(image_size)
-    image = _as_rgb_float(image)
+    # crop first, convert to float after: only the crop's pixels are cast
+    image = to_three_channels(tf.convert_to_tensor(image))
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]], tf.float32),
@@ -100,7 +102,7 @@ def random_resized_crop(
         use_image_if_no_bounding_boxes=True,
     )
     crop = tf.slice(image, begin, size)
-    return _resize(crop, hw)
+    return _resize(tf.cast(crop, tf.float32), hw)
 
 
 @_no_autograph
