@@ -264,11 +264,13 @@ def build(name, output_dir, data, overwrite, as_json):
 @click.option("--stem", type=click.Choice(STEMS), default=None,
               help="Encoder stem (default: from conv1's kernel size).")
 @click.option("--width-multiplier", type=float, default=None,
-              help="Default: conv1 output channels / 64.")
+              help="Default: conv1 output channels / 64 (/ 16 for a CIFAR ResNet, --layout "
+                   "cifar_resnet).")
 @click.option("--mean", type=float, nargs=3, default=None,
               help="Per-channel mean of [0, 1] pixels the network was trained with.")
 @click.option("--std", type=float, nargs=3, default=None, help="Per-channel std, as --mean.")
-@click.option("--classifier", is_flag=True, help="Keep the checkpoint's fc as the classifier.")
+@click.option("--classifier", is_flag=True,
+              help="Keep the checkpoint's fc (linear in --layout cifar_resnet) as the classifier.")
 def convert(path, layout, arch, output, stem, width_multiplier, mean, std, classifier):
     """Convert the PyTorch checkpoint PATH into a Keras SupConModel (.keras).
 

@@ -29,7 +29,9 @@ from kerascon.encoders import (
 
 WIDTH = 0.125
 SHAPE = (32, 32, 3)
-ARCHS = list_architectures("resnet*")  # keras_* backbones: tests/test_keras_applications.py
+# The four-stage ResNets (both stems). keras_* backbones: tests/test_keras_applications.py;
+# the CIFAR ResNets (resnet20 ... resnet110): tests/test_cifar_resnets.py.
+ARCHS = [name for name in list_architectures("resnet*") if get_architecture(name).family == "resnet"]
 # A .keras round trip of the deepest nets costs 10-20 s each on CPU (variable
 # creation for ~700 layers) and exercises the same layer types as
 # resnet18/34/50, so by default it runs on the architectures other than these;

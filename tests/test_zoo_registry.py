@@ -19,6 +19,7 @@ from kerascon.encoders.registry import (
 )
 
 RESNETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200"]
+CIFAR_RESNETS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
 
 
 @pytest.fixture
@@ -72,14 +73,14 @@ def test_builtin_resnets_registered_sorted():
     names = list_architectures()
     assert names == sorted(names, key=natural_key)
     assert set(RESNETS) <= set(names)
-    assert list_architectures("resnet*") == RESNETS
+    assert list_architectures("resnet*") == sorted(RESNETS + CIFAR_RESNETS, key=natural_key)
 
 
 def test_wildcard_listing():
-    assert list_architectures("resnet1*") == ["resnet18", "resnet101", "resnet152"]
+    assert list_architectures("resnet1*") == ["resnet18", "resnet101", "resnet110", "resnet152"]
     assert list_architectures("*50") == ["keras_resnet50", "resnet50"]
-    assert list_architectures("resnet?4") == ["resnet34"]
-    assert list_architectures("resnet[23]*") == ["resnet34", "resnet200"]
+    assert list_architectures("resnet?4") == ["resnet34", "resnet44"]
+    assert list_architectures("resnet[23]*") == ["resnet20", "resnet32", "resnet34", "resnet200"]
     assert list_architectures("vit*") == []
 
 
@@ -104,10 +105,10 @@ def test_spec_is_frozen():
 
 def test_unknown_name_suggests_close_match():
     with pytest.raises(UnknownArchitectureError) as info:
-        get_architecture("resnet05")
+        get_architecture("resnt50")  # not "resnet05": the CIFAR resnet56 is as close to that
     msg = str(info.value)
     assert "\n" not in msg
-    assert "'resnet05'" in msg
+    assert "'resnt50'" in msg
     assert "did you mean 'resnet50'?" in msg
     assert "list_architectures()" in msg
     with pytest.raises(ValueError, match="resnet18"):

@@ -16,8 +16,8 @@ plain data and loads neither Keras nor TensorFlow; building or loading a model d
 
 Example:
     >>> import kerascon.zoo as zoo
-    >>> zoo.list_architectures("resnet*")
-    ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
+    >>> zoo.list_architectures("resnet5*")
+    ['resnet50', 'resnet56']
     >>> enc = zoo.build_encoder("resnet18", width_multiplier=0.125)
     >>> enc.output.shape[-1]
     64

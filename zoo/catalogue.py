@@ -6,7 +6,7 @@ encoder modules, which import Keras; listing the zoo should not need that. This 
 describes the same built-in architectures (``tests/test_zoo_list.py`` checks it against
 the registry, field by field): the Keras and keras-hub backbones from the plain tables the
 encoder modules register them from (:mod:`kerascon.keras_application_table`,
-:mod:`kerascon.hub_presets`), the ResNets from their depths and block counts. Once
+:mod:`kerascon.hub_presets`), the ResNets and CIFAR ResNets from their depths and block counts. Once
 :mod:`kerascon.encoders` is imported, the functions here read the real registry instead,
 so architectures registered at run time show too. Building an encoder always goes through
 the real registry (:func:`kerascon.encoders.build_encoder`).
@@ -14,7 +14,7 @@ the real registry (:func:`kerascon.encoders.build_encoder`).
 Example:
     >>> from kerascon.zoo.catalogue import describe_architecture, list_architectures
     >>> list_architectures("resnet1*")
-    ['resnet18', 'resnet101', 'resnet152']
+    ['resnet18', 'resnet101', 'resnet110', 'resnet152']
     >>> describe_architecture("resnet50").feature_dim
     2048
 """
@@ -62,6 +62,15 @@ def _resnets():
         "build_resnet.", None, False, "Apache-2.0") for depth, kind, blocks in rows]
 
 
+def _cifar_resnets():
+    rows = ((20, 3), (32, 5), (44, 7), (56, 9), (110, 18))
+    return [ArchitectureInfo(
+        f"resnet{depth}", "cifar_resnet", 64, "cifar",
+        f"CIFAR ResNet-{depth} encoder (He et al. 2016: 3 stages of {n} basic blocks, 16/32/64 "
+        "channels, option A shortcuts); keyword arguments as build_cifar_resnet.", (32, 32), False,
+        "Apache-2.0") for depth, n in rows]
+
+
 def _keras_backbones():
     from kerascon.keras_application_table import CODE_LICENSE, KERAS_BACKBONES
 
@@ -78,7 +87,7 @@ def _hub_backbones():
 
 #: name -> :class:`ArchitectureInfo` of every architecture kerascon registers itself.
 BUILTIN_ARCHITECTURES = {info.name: info
-                         for info in _keras_backbones() + _hub_backbones() + _resnets()}
+                         for info in _keras_backbones() + _hub_backbones() + _resnets() + _cifar_resnets()}
 
 
 def _registry():
@@ -105,8 +114,8 @@ def list_architectures(pattern="*"):
     """Architecture names matching the fnmatch wildcard ``pattern``, in natural order.
 
     Example:
-        >>> list_architectures("resnet*")
-        ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
+        >>> list_architectures("resnet5*")
+        ['resnet50', 'resnet56']
     """
     return sorted((n for n in architecture_names() if fnmatch.fnmatchcase(n, pattern)),
                   key=natural_key)

@@ -14,7 +14,8 @@ from kerascon.zoo.torch_checkpoint import CheckpointError
 
 __all__ = ["load"]
 
-_TORCH_LAYOUTS = {"torch-supcontrast": "supcontrast", "torch-torchvision": "torchvision"}
+_TORCH_LAYOUTS = {"torch-supcontrast": "supcontrast", "torch-torchvision": "torchvision",
+                  "torch-cifar_resnet": "cifar_resnet"}
 
 
 _HEAD = {"projection_dim": "output_dim", "projection_hidden_dim": "hidden_dim",

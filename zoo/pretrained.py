@@ -76,6 +76,7 @@ __all__ = [
 FORMATS = {
     "torch-supcontrast": ".pth",
     "torch-torchvision": ".pth",
+    "torch-cifar_resnet": ".pth",
     "keras": ".keras",
     "keras-application": ".h5",
     "keras-hub-preset": "",

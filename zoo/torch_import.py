@@ -12,6 +12,10 @@ Two key layouts are understood:
   ImageNet stem. It has no projection head: the model's head is freshly
   initialised; ``fc`` is ignored, or becomes the classifier with
   ``classifier=True``.
+* ``"cifar_resnet"``: the CIFAR ResNets (ResNet-20/32/44/56/110, three stages,
+  parameter-free option A shortcuts) of the PyTorch port ``pytorch_resnet_cifar10``:
+  ``conv1``, ``bn1``, ``layer{s}.{k}.{conv,bn}{i}`` and the classifier ``linear``
+  (ignored, or the classifier with ``classifier=True``). No projection head.
 
 Weights map onto the Keras names documented in
 :mod:`kerascon.encoders.resnet`: conv ``OIHW`` -> ``HWIO``, Linear
@@ -37,15 +41,18 @@ import re
 import keras
 import numpy as np
 
-from kerascon.encoders.resnet import RESNET_CONFIGS
+from kerascon.encoders.cifar_resnet import CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS
+from kerascon.encoders.resnet import BASE_WIDTHS, RESNET_CONFIGS
 from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
 
 __all__ = ["LAYOUTS", "from_torch", "guess_resnet"]
 
-#: layout -> (key prefix of the encoder, name of the projection shortcut, default stem)
+#: layout -> (key prefix of the encoder, name of the projection shortcut, default stem,
+#: key of the classifier)
 LAYOUTS = {
-    "supcontrast": ("encoder.", "shortcut", "cifar"),
-    "torchvision": ("", "downsample", "imagenet"),
+    "supcontrast": ("encoder.", "shortcut", "cifar", "fc"),
+    "torchvision": ("", "downsample", "imagenet", "fc"),
+    "cifar_resnet": ("", "shortcut", "cifar", "linear"),
 }
 _SHOWN = 5
 _BLOCK = re.compile(r"^stage(\d)_block(\d+)_(conv\d|bn\d|shortcut_conv|shortcut_bn)$")
@@ -54,7 +61,8 @@ _BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
 
 
 def guess_resnet(state, layout="supcontrast"):
-    """The ResNet (``"resnet18"`` ... ``"resnet200"``) whose keys ``state`` has, or ``None``.
+    """The ResNet (``"resnet18"`` ... ``"resnet200"``, or a CIFAR ResNet ``"resnet20"`` ...
+    ``"resnet110"``) whose keys ``state`` has, or ``None``.
 
     Example:
         >>> guess_resnet(read_state_dict("last.pth"))
@@ -70,6 +78,10 @@ def guess_resnet(state, layout="supcontrast"):
             bottleneck = bottleneck or ".conv3." in key
     stages = tuple(len(blocks.get(s, ())) for s in (1, 2, 3, 4))
     block_type = "bottleneck" if bottleneck else "basic"
+    if not bottleneck and stages[3] == 0 and stages[0] == stages[1] == stages[2]:
+        for depth, per_stage in CIFAR_RESNET_DEPTHS.items():
+            if per_stage == stages[0]:
+                return f"resnet{depth}"
     for depth, (kind, depths) in RESNET_CONFIGS.items():
         if kind == block_type and tuple(depths) == stages:
             return f"resnet{depth}"
@@ -96,7 +108,7 @@ def _dense(expected, key, layer):
 
 def _expected_weights(model, layout, classifier):
     """``{torch key: (keras layer name, variable, kind)}`` for every weight to fill."""
-    prefix, shortcut, _ = LAYOUTS[layout]
+    prefix, shortcut, _, classifier_key = LAYOUTS[layout]
     expected = {}
     for layer in model.encoder.layers:
         if not layer.weights:
@@ -118,7 +130,7 @@ def _expected_weights(model, layout, classifier):
         else:
             _dense(expected, "head", head.projection)
     if classifier:
-        _dense(expected, "fc", model.classifier)
+        _dense(expected, classifier_key, model.classifier)
     return expected
 
 
@@ -170,7 +182,7 @@ def _stem_key(state, layout):
     key = LAYOUTS[layout][0] + "conv1.weight"
     if key in state:
         return key
-    for other, (prefix, _, _) in LAYOUTS.items():
+    for other, (prefix, *_) in LAYOUTS.items():
         if other != layout and prefix + "conv1.weight" in state:
             raise CheckpointError(
                 f"the checkpoint has no {key!r} but has {prefix + 'conv1.weight'!r}: it looks "
@@ -233,18 +245,18 @@ def from_torch(
         source: checkpoint path, state dict, wrapper dict or ``nn.Module`` (see
             :func:`kerascon.zoo.torch_checkpoint.read_state_dict`; files are read
             with ``weights_only=True``).
-        layout: ``"supcontrast"`` or ``"torchvision"`` (module docstring).
+        layout: ``"supcontrast"``, ``"torchvision"`` or ``"cifar_resnet"`` (module docstring).
         arch: registered ResNet name; default: guessed from the block counts.
         stem: ``"cifar"`` / ``"imagenet"``; default: from ``conv1``'s kernel
             (3x3 -> cifar, 7x7 -> imagenet).
-        width_multiplier: default: ``conv1`` output channels / 64.
+        width_multiplier: default: ``conv1`` output channels / 64 (16 for a CIFAR ResNet).
         input_shape: encoder input ``(H, W, C)``; default ``(None, None, C)``
             with ``C`` from ``conv1``.
         mean, std: normalisation of ``[0, 1]`` pixels for the model's
             preprocessing (default ImageNet's). Use the values the network was
             trained with, e.g. CIFAR-10's for SupContrast CIFAR checkpoints.
-        classifier: turn ``fc`` into the model's classifier (otherwise ``fc.*``
-            keys are ignored).
+        classifier: turn ``fc`` (``linear`` in the ``cifar_resnet`` layout) into the
+            model's classifier (otherwise its keys are ignored).
         num_classes: a fresh classifier when ``classifier`` is false.
         projection_dim, projection_hidden_dim, head_type: read from a
             supcontrast head (explicit values must agree); free for torchvision.
@@ -278,21 +290,23 @@ def from_torch(
         if guessed is None:
             raise CheckpointError("cannot tell which ResNet the checkpoint holds; pass arch=")
         arch = guessed
-    if get_architecture(arch).family != "resnet":
+    family = get_architecture(arch).family
+    if family not in ("resnet", "cifar_resnet"):
         raise ValueError(f"from_torch converts ResNets only, not {arch!r}")
     out_channels, in_channels, kernel = state[stem_key].shape[:3]
     if stem is None:
         stem = {3: "cifar", 7: "imagenet"}.get(int(kernel), LAYOUTS[layout][2])
     if width_multiplier is None:
-        width_multiplier = out_channels / 64
+        width_multiplier = out_channels / (CIFAR_BASE_WIDTHS if family == "cifar_resnet" else BASE_WIDTHS)[0]
     if input_shape is None:
         input_shape = (None, None, int(in_channels))
+    classifier_key = LAYOUTS[layout][3]
     if not classifier:
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    elif "fc.weight" not in state:
-        raise CheckpointError("classifier=True but the checkpoint has no 'fc.weight'")
+        state = {k: v for k, v in state.items() if not k.startswith(classifier_key + ".")}
+    elif classifier_key + ".weight" not in state:
+        raise CheckpointError(f"classifier=True but the checkpoint has no '{classifier_key}.weight'")
     else:
-        found = int(state["fc.weight"].shape[0])
+        found = int(state[classifier_key + ".weight"].shape[0])
         if num_classes is not None and int(num_classes) != found:
             raise CheckpointError(f"the checkpoint's fc has {found} classes, not {num_classes}")
         num_classes = found

@@ -1,4 +1,5 @@
-"""Image encoders for kerascon: the architecture registry, ResNet-18..200, Keras' ImageNet
+"""Image encoders for kerascon: the architecture registry, ResNet-18..200, the CIFAR ResNets
+(ResNet-20/32/44/56/110), Keras' ImageNet
 backbones (``keras_*``), keras-hub presets (``hub_*``, with the ``kerascon[hub]`` extra) and an
 encoder checker.
 
@@ -16,8 +17,8 @@ Every architecture is registered by name where it is defined
 (:mod:`kerascon.encoders.registry`):
 
     >>> from kerascon.encoders import build_encoder, list_architectures
-    >>> list_architectures("resnet*")
-    ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
+    >>> list_architectures("resnet5*")
+    ['resnet50', 'resnet56']
     >>> build_encoder("keras_resnet50v2", input_shape=(64, 64, 3)).output.shape[-1]
     2048
 
@@ -27,10 +28,12 @@ See :mod:`kerascon.encoders.resnet` for the stems and the layer naming and
 """
 
 from kerascon.encoders import (
+    cifar_resnet,  # noqa: F401  (registers resnet20 ... resnet110)
     keras_applications,  # noqa: F401  (registers keras_*)
     keras_hub_backbones,  # noqa: F401  (registers hub_*; no keras-hub)
 )
 from kerascon.encoders.check import check_encoder
+from kerascon.encoders.cifar_resnet import CIFAR_RESNET_DEPTHS, build_cifar_resnet
 from kerascon.encoders.keras_applications import raw_pixel_preprocessing
 from kerascon.encoders.registry import (
     ArchitectureSpec,
@@ -54,8 +57,10 @@ from kerascon.encoders.resnet import (
 
 __all__ = [
     "ArchitectureSpec",
+    "CIFAR_RESNET_DEPTHS",
     "RESNET_CONFIGS",
     "UnknownArchitectureError",
+    "build_cifar_resnet",
     "build_encoder",
     "build_resnet",
     "check_encoder",

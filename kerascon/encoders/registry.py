@@ -10,7 +10,7 @@ unique name with :func:`register_architecture`, in the module that defines them
 Example:
     >>> from kerascon import encoders
     >>> encoders.list_architectures("resnet1*")
-    ['resnet18', 'resnet101', 'resnet152']
+    ['resnet18', 'resnet101', 'resnet110', 'resnet152']
     >>> encoders.get_architecture("resnet50").feature_dim
     2048
     >>> enc = encoders.build_encoder("resnet18", width_multiplier=0.125)
@@ -151,8 +151,8 @@ def list_architectures(pattern="*"):
     """Registered names matching the fnmatch wildcard ``pattern``, in natural order.
 
     Example:
-        >>> list_architectures("resnet*")
-        ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200']
+        >>> list_architectures("resnet5*")
+        ['resnet50', 'resnet56']
     """
     return sorted((n for n in _ARCHITECTURES if fnmatch.fnmatchcase(n, pattern)),
                   key=natural_key)
