@@ -5,6 +5,7 @@ some of them, in another order (a folder with only ``8/`` and ``9/`` numbers the
 :func:`map_class_names` relabels such a source by name, inside its ``tf.data`` pipeline.
 
 Example:
+    >>> from kerascon.data import from_image_folder
     >>> source = from_image_folder("eights_and_nines/")          # classes ('8', '9')
     >>> mapped = map_class_names(source, [str(d) for d in range(10)])
     >>> mapped.class_names[8], mapped.num_classes                # labels are now 8 and 9
