@@ -129,7 +129,7 @@ def run_evaluation(run_dir, data: str | None = None, *, split: str | None = "rec
     ECE per corruption and severity and the corruption errors; with a ``reference`` run,
     ``mce`` and ``relative_mce`` normalised by that run's errors (Hendrycks & Dietterich
     2019), otherwise ``mean_corruption_error`` only. Data and split resolve as in
-    :func:`kerascon.training.evaluate_run`.
+    :func:`kerascon.runs.evaluation_inputs.resolve_inputs`.
 
     Other ``data`` is evaluated whole (or its own ``test`` split when it has one); its
     classes are matched to the run's by name: a subset is evaluated over all the run's
