@@ -138,6 +138,7 @@ def test_split_none_on_a_train_test_folder_reads_both_splits(runs, tmp_path):
     result = ok_json("eval", "--frozen", "--run", runs["linear"], "--data", root,
                      "--split", "none")
     assert result["dataset"] == "tt:train+test" and result["examples"] == 30
+    assert result["evaluated"] == f"all 30 images of {root}"
     assert result["evaluated_classes"] == ["8", "9"]
     top1, _ = expected_top1(runs["linear"], root)
     assert result["top1"] == pytest.approx(top1, abs=1e-6)

@@ -19,6 +19,7 @@ from kerascon.data.class_mapping import map_class_names
 from kerascon.data.dispatch import has_evaluation_split, load_source
 from kerascon.data.holdout import HOLDOUT_SPLITS
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
+from kerascon.data.splits import normalize_split
 from kerascon.errors import DataError, Placeholder, Setting, Step
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory, RunError
@@ -169,6 +170,7 @@ def _same_data(recorded, data) -> bool:
 def _scope(source, data, split, other_data: bool) -> str:
     """Which images are evaluated, in words."""
     count = f"{source.num_examples} images"
+    split = normalize_split(split)
     if source.holdout is not None and split in HOLDOUT_SPLITS:
         whose = "a" if other_data else "the run's"
         return f"{whose} held-out {source.holdout.percent} of {data}: {count}"
