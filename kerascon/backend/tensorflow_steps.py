@@ -50,10 +50,11 @@ class StageStepMixin:
         for name, value in logs.items():
             metric = metrics.get(name)
             if metric is not None and hasattr(metric, "total") and hasattr(metric, "count"):
-                total, count = context.all_reduce(
-                    tf.distribute.ReduceOp.SUM,
-                    [tf.convert_to_tensor(metric.total), tf.convert_to_tensor(metric.count)])
-                reduced[name] = tf.math.divide_no_nan(total, count)
+                # A weighted mean: the replicas' totals and counts, summed.
+                count = tf.cast(metric.count.value, tf.float32)
+                both = tf.stack([tf.cast(metric.total.value, tf.float32), count])
+                total, count = tf.unstack(context.all_reduce(tf.distribute.ReduceOp.SUM, both))
+                reduced[name] = tf.cast(tf.math.divide_no_nan(total, count), value.dtype)
             else:
                 reduced[name] = context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
         logs = reduced
