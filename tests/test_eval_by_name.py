@@ -184,6 +184,15 @@ def test_other_flat_folder_is_evaluated_whole_own_data_keeps_its_holdout(tmp_pat
     assert result["examples"] == 20 and result["evaluated"] == f"all 20 images of {other}"
     part = ok_json("eval", "--run", tmp_path / "run", "--data", other, "--split", "test")
     assert part["examples"] == 2
+    # A run from before class names were recorded, whose training data is gone: by index,
+    # and the output says so.
+    (tmp_path / "run/stages/ce/classes.json").unlink()
+    flat.rename(tmp_path / "moved")
+    result = ok_json("eval", "--run", tmp_path / "run", "--data", other)
+    assert result["class_match"] == "index"
+    assert result["notes"] == [f"the run records no class names and its training data ({flat}) "
+                               "cannot be opened: its labels are taken as the run's class "
+                               "indices"]
 
 
 def test_metrics_json_weighs_every_example(runs):
@@ -219,3 +228,16 @@ def test_contrastive_only_export_serves_no_classifier(runs, tmp_path):
                                                              "probabilities"]
     trained = ok("export", "--run", runs["linear"], "--output", tmp_path / "linear").output
     assert "serving_default (embedding, logits, probabilities) and projection" in trained
+
+
+def test_library_export_refuses_a_classifier_that_is_not_there(tmp_path):
+    from kerascon.errors import ConfigError
+    from kerascon.export import classifier_is_trained, export_saved_model
+    from kerascon.model import SupConModel
+
+    model = SupConModel.from_architecture("cli_test_cnn", projection_dim=4,
+                                          projection_hidden_dim=8)
+    assert not classifier_is_trained(model)
+    with pytest.raises(ConfigError, match="the model has no classifier to export"):
+        export_saved_model(model, tmp_path / "export", image_size=8, include_classifier=True)
+    assert not (tmp_path / "export").exists()
