@@ -46,6 +46,10 @@ def print_results(run_dir, results) -> None:
     from rich.console import Console
 
     console = Console()
+    if results.get("evaluated"):
+        console.print(f"evaluating {results['evaluated']}", highlight=False, soft_wrap=True)
+    for note in results.get("notes", ()):
+        console.print(note, highlight=False, soft_wrap=True)
     console.print(_metrics_table(run_dir, results))
     if isinstance(results.get("corruptions"), dict):
         console.print(_corruption_table(results["corruptions"]))

@@ -55,8 +55,9 @@ def _name_list(ctx, param, value):
 @run_option
 @add_options(data_options)
 @click.option("--split", default=None,
-              help="Split to evaluate (default: the run's --eval-split, or test for other "
-                   "data); `none` reads an image folder's class subfolders directly.")
+              help="Split to evaluate (default: on the run's own data its --eval-split or "
+                   "hold-out; other data whole, or its own test split if it has one); `none`: "
+                   "all images (a train/ + test/ folder's splits together).")
 @click.option("--frozen/--no-frozen", default=False,
               help="Evaluate the linear classifier on the frozen encoder (after --stage linear); "
                    "without it, a ce or joint run's own classifier.")

@@ -16,26 +16,44 @@ Examples:
 """
 
 
+def _signatures(path, with_classifier: bool, run_dir) -> str:
+    """The line that says what the SavedModel serves."""
+    if with_classifier:
+        return (f"exported savedmodel to {path}: serving_default (embedding, logits, "
+                "probabilities) and projection")
+    return (f"exported savedmodel to {path}: serving_default (embedding) and projection; no "
+            "logits or probabilities, the run has trained no classifier (train one with "
+            f"`kerascon train --stage linear --run {run_dir}`, or export the untrained one "
+            "with --include-untrained-classifier)")
+
+
 @click.command(epilog=EXAMPLES)
 @run_option
 @click.option("--output", "output", type=click.Path(), default=None,
               help="Destination (default: RUN/export, or RUN/export.keras with --format keras).")
 @click.option("--format", "export_format", type=click.Choice(["savedmodel", "keras"]),
               default="savedmodel", show_default=True)
-def export(run_dir, output, export_format):
+@click.option("--include-untrained-classifier", is_flag=True, default=False,
+              help="Also serve logits and probabilities of a run that has trained no "
+                   "classifier yet (contrastive stage only): its classifier is untrained.")
+def export(run_dir, output, export_format, include_untrained_classifier):
     """Export a run's model for serving.
 
     The SavedModel's serving_default signature takes raw uint8 images [N, H, W, 3] of any
-    size and returns embedding, logits and probabilities.
+    size and returns embedding, and logits and probabilities once a stage has trained the
+    classifier (linear, joint or ce); the projection signature returns the projection.
     """
     import_tensorflow_quietly()
-    from kerascon.export import export_keras, export_saved_model
+    from kerascon.export import classifier_is_trained, export_keras, export_saved_model
     from kerascon.runs.records import image_size_of, load_run_model
 
     model = load_run_model(run_dir)
     if export_format == "keras":
         path = export_keras(model, output or Path(run_dir) / "export.keras")
-    else:
-        path = export_saved_model(model, output or Path(run_dir) / "export",
-                                  image_size=image_size_of(run_dir))
-    click.echo(f"exported {export_format} to {path}")
+        click.echo(f"exported {export_format} to {path}")
+        return
+    with_classifier = classifier_is_trained(model) or include_untrained_classifier
+    path = export_saved_model(model, output or Path(run_dir) / "export",
+                              image_size=image_size_of(run_dir),
+                              include_classifier=with_classifier)
+    click.echo(_signatures(path, with_classifier, run_dir))

@@ -50,7 +50,8 @@ Examples:
 @add_options(data_options)
 @click.option("--split", default=None,
               help="Training split (default: train; a folder without train/: all but the "
-                   "held-out share); `none` reads an image folder's class subfolders directly.")
+                   "held-out share); `none`: all images (a train/ + test/ folder's splits "
+                   "together, with --eval-split none).")
 @click.option("--eval-split", default=None,
               help="Split for the final evaluation (default: test, else val/, else the "
                    "held-out share); `none` skips it.")

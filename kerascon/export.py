@@ -6,6 +6,11 @@ size; resizing to the training resolution and normalisation happen inside. It re
 ``probabilities``. A second signature, ``projection``, returns the L2-normalised
 projection used by the contrastive loss (for retrieval).
 
+The classifier is served only when it was trained: when the model's stage trains one
+(``linear``, ``joint``, ``ce``; see :data:`kerascon.stages.STAGES`). A model still at the
+``contrastive`` stage carries a classifier layer that no stage has trained; it is left out
+unless ``include_classifier=True`` asks for it.
+
 Example:
     >>> import tensorflow as tf
     >>> from kerascon.model import SupConModel
@@ -32,8 +37,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerascon.atomic_files import atomic_directory, atomic_path
+from kerascon.errors import ConfigError, Setting, Step
+from kerascon.stages import STAGES
 
 __all__ = [
+    "classifier_is_trained",
     "embedding_input_signature",
     "export_embedding_model",
     "export_keras",
@@ -86,13 +94,36 @@ def _folded_classifier(model):
     return classifier
 
 
-def export_saved_model(model, path, *, image_size: int) -> Path:
+def classifier_is_trained(model) -> bool:
+    """Whether ``model`` has a classifier that a stage trained (its stage has one).
+
+    Example:
+        >>> from kerascon.model import SupConModel
+        >>> model = SupConModel.from_architecture("resnet18", num_classes=10,
+        ...                                       width_multiplier=0.125)
+        >>> classifier_is_trained(model), model.classifier is not None
+        (False, True)
+    """
+    return (getattr(model, "classifier", None) is not None
+            and STAGES[getattr(model, "stage", "contrastive")].has_classifier)
+
+
+def export_saved_model(model, path, *, image_size: int,
+                       include_classifier: bool | None = None) -> Path:
     """Write ``model`` as a SavedModel directory at ``path`` (atomically).
 
     The served graph is the model's preprocessing, encoder and heads in inference mode;
     the probe normalization is folded into the classifier (one matrix product).
+    ``include_classifier``: serve ``logits`` and ``probabilities``; by default (``None``)
+    only when the classifier was trained (:func:`classifier_is_trained`). ``True`` serves
+    an untrained one too; ``False`` never serves it.
     """
-    has_classifier = getattr(model, "classifier", None) is not None
+    if include_classifier is None:
+        include_classifier = classifier_is_trained(model)
+    if include_classifier and getattr(model, "classifier", None) is None:
+        raise ConfigError("the model has no classifier to export; train one first with {0}",
+                          Step("train", (Setting("stage", "linear"),)))
+    has_classifier = bool(include_classifier)
     features = model.embedding_model()
     classifier = _folded_classifier(model) if has_classifier else None
     archive = keras.export.ExportArchive()

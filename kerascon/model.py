@@ -367,7 +367,8 @@ class SupConModel(StageStepMixin, keras.Model):
 
         Returns ``(loss, logits, labels, components)``: ``logits`` and ``labels`` (for the
         accuracy metrics) are ``None`` in the contrastive stage, ``components`` maps the
-        joint stage's ``ce_loss`` and ``supcon_loss``.
+        joint stage's ``ce_loss`` and ``supcon_loss``, and always ``examples``: the number
+        of examples in the batch (float32), the weight of the batch's loss in the metrics.
         """
         labels = None if y is None else ops.reshape(ops.cast(y, "int32"), (-1,))
         x = self._make_views(x, training)
@@ -396,13 +397,15 @@ class SupConModel(StageStepMixin, keras.Model):
                     self, spec.merge_views(x), projections, labels, training)
             else:
                 contrastive = self._contrastive_loss(projections, labels)
+            examples = ops.cast(ops.shape(projections)[0], "float32")
             if not STAGES[self.stage].has_classifier:
-                return contrastive, None, None, {}
+                return contrastive, None, None, {"examples": examples}
             logits = self._classify(embedding, training)
             view_labels = ops.repeat(labels, views)
             ce = self._cross_entropy(logits, view_labels)
             loss = self.ce_weight * ce + self.joint_weight * contrastive
-            return loss, logits, view_labels, {"ce_loss": ce, "supcon_loss": contrastive}
+            return loss, logits, view_labels, {"ce_loss": ce, "supcon_loss": contrastive,
+                                               "examples": examples}
 
         if labels is None:
             raise ValueError(f"the {self.stage} stage needs (images, labels) batches")
@@ -413,7 +416,8 @@ class SupConModel(StageStepMixin, keras.Model):
         if not STAGES[self.stage].trains_encoder:
             embedding = ops.stop_gradient(embedding)
         logits = self._classify(embedding, training)
-        return self._cross_entropy(logits, labels), logits, labels, {}
+        examples = ops.cast(ops.shape(labels)[0], "float32")
+        return self._cross_entropy(logits, labels), logits, labels, {"examples": examples}
 
     def _make_views(self, x, training):
         """Single-view batch -> views through ``augmentation`` (see the class docstring)."""
@@ -434,10 +438,26 @@ class SupConModel(StageStepMixin, keras.Model):
         return metrics
 
     def update_stage_metrics(self, loss, logits, labels, components):
-        self.loss_tracker.update_state(loss)
+        """Add a batch to the metrics, its losses weighted by its number of examples.
+
+        The logged ``loss`` is then the mean over examples, not over batches: a partial last
+        batch counts for what it holds (and an empty one, as a replica may get under
+        ``tf.distribute``, for nothing). Top-1 and top-5 count examples themselves.
+        """
+        weight = components.get("examples")
+
+        def weighted(tracker, value):
+            if weight is None:
+                tracker.update_state(value)
+                return
+            # An empty batch's mean is NaN; it must add nothing, not NaN * 0.
+            value = ops.where(weight > 0, ops.cast(value, "float32"), 0.0)
+            tracker.update_state(value, sample_weight=weight)
+
+        weighted(self.loss_tracker, loss)
         if "ce_loss" in components:
-            self.ce_loss_tracker.update_state(components["ce_loss"])
-            self.supcon_loss_tracker.update_state(components["supcon_loss"])
+            weighted(self.ce_loss_tracker, components["ce_loss"])
+            weighted(self.supcon_loss_tracker, components["supcon_loss"])
         if logits is not None:
             self.top1.update_state(labels, logits)
             self.top5.update_state(labels, logits)

@@ -44,6 +44,13 @@ def test_supcon_model_stages_on_jax(jax_results):
     assert jax_results["plain_loss_finite"]
 
 
+def test_evaluate_weighs_examples_on_jax(jax_results):
+    """loss and top-1 of model.evaluate are means over examples at any batch size."""
+    for loss, top1 in jax_results["weighted_evaluate"]:
+        np.testing.assert_allclose(loss, jax_results["weighted_expected"][0], rtol=1e-5)
+        np.testing.assert_allclose(top1, jax_results["weighted_expected"][1], rtol=1e-6)
+
+
 def test_data_parallel_matches_single_device_on_jax(jax_results):
     assert jax_results["devices"] == 2
     assert jax_results["data_parallel_max_diff"] < 1e-5

@@ -33,10 +33,10 @@ class StageStepMixin:
     by the optimizer's ``scale_loss``.
     """
 
-    @staticmethod
-    def _global_logs(logs):
-        """Average the logs over replicas inside the step, so every replica reports the
-        global values.
+    def _global_logs(self, logs):
+        """The logs over all replicas inside the step, so every replica reports the global
+        values: each mean metric's total and count are summed over replicas, so replicas
+        that saw different numbers of examples (a partial last batch) weigh by them.
 
         Under MultiWorkerMirroredStrategy, Keras reduces the step outputs with
         ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars; the logs are
@@ -45,8 +45,19 @@ class StageStepMixin:
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return logs
-        logs = {name: context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
-                for name, value in logs.items()}
+        metrics = {metric.name: metric for metric in self.metrics}
+        reduced = {}
+        for name, value in logs.items():
+            metric = metrics.get(name)
+            if metric is not None and hasattr(metric, "total") and hasattr(metric, "count"):
+                # A weighted mean: the replicas' totals and counts, summed.
+                count = tf.cast(metric.count.value, tf.float32)
+                both = tf.stack([tf.cast(metric.total.value, tf.float32), count])
+                total, count = tf.unstack(context.all_reduce(tf.distribute.ReduceOp.SUM, both))
+                reduced[name] = tf.cast(tf.math.divide_no_nan(total, count), value.dtype)
+            else:
+                reduced[name] = context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+        logs = reduced
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs

@@ -25,7 +25,7 @@ from kerascon.data.sources import DataSource, from_image_folder, from_npz, from_
 from kerascon.data.splits import normalize_split
 from kerascon.errors import DataError, DataNotFoundError, Placeholder, Setting
 
-__all__ = ["load_source"]
+__all__ = ["has_evaluation_split", "load_source", "split_folders"]
 
 logger = logging.getLogger("kerascon.data")
 
@@ -62,6 +62,37 @@ def _missing_split(root: str, split: str, setting: str) -> DataError:
 def _is_flat(root: str) -> bool:
     """A folder of class subfolders: none named train, test or val."""
     return not any(os.path.isdir(os.path.join(root, name)) for name in (TRAIN_SPLIT, *HOLDOUT_SPLITS))
+
+
+def split_folders(spec) -> tuple[str, ...]:
+    """The split subfolders (``train``, ``test``, ``val``) of an image folder, in that order;
+    empty for a flat folder or data that is no folder."""
+    root = os.path.expanduser(str(spec or "").strip())
+    if not root or not os.path.isdir(root):
+        return ()
+    return tuple(name for name in (TRAIN_SPLIT, *HOLDOUT_SPLITS)
+                 if os.path.isdir(os.path.join(root, name)))
+
+
+def has_evaluation_split(spec) -> bool:
+    """Whether the data has an evaluation split of its own (``test`` or ``val``).
+
+    An image folder with ``test/`` or ``val/``, a ``.npz`` file with ``test_idx`` or
+    ``val_idx``, and named datasets (embedded, TFDS) have one; a flat class folder and a
+    ``.npz`` file without split arrays have none: evaluated as a whole, it is all of it.
+
+    Example:
+        >>> has_evaluation_split("embedded:digits")
+        True
+    """
+    text = str(spec or "").strip()
+    expanded = os.path.expanduser(text)
+    if os.path.isdir(expanded):
+        return any(name in HOLDOUT_SPLITS for name in split_folders(expanded))
+    if text.lower().endswith(".npz") and os.path.isfile(expanded):
+        names = _npz_split_names(expanded)
+        return bool(names) and any(name in HOLDOUT_SPLITS for name in names)
+    return True
 
 
 def _holdout_select(where: str, split: str, holdout: HoldOut, drawn: dict):
@@ -102,6 +133,24 @@ def _log_holdout(where: str, split: str, holdout: HoldOut, drawn: dict):
                        where, holdout.percent, ", ".join(repr(n) for n in small[:5]))
 
 
+def _class_folders(folder: str) -> list[str]:
+    return sorted(entry.name for entry in _visible_entries(folder) if entry.is_dir())
+
+
+def _check_same_classes(root: str, parts) -> None:
+    """Splits read together must name the same classes (one line naming the difference)."""
+    first = _class_folders(os.path.join(root, parts[0]))
+    for part in parts[1:]:
+        other = _class_folders(os.path.join(root, part))
+        if other != first:
+            differing = sorted(set(first) ^ set(other))
+            raise DataError(f"{{0}} reads all of '{root}' ({', '.join(p + '/' for p in parts)} "
+                            f"together), but the class folders of {parts[0]}/ and {part}/ differ "
+                            f"({', '.join(differing[:4])}); give them the same class folders, or "
+                            "pick one split with {1}", Setting("split", None),
+                            Setting("split", parts[0]))
+
+
 def _image_folder(root: str, split, setting: str, skip_corrupt: bool, holdout: HoldOut | None,
                   max_pixels) -> DataSource:
     root = os.path.abspath(root)
@@ -109,7 +158,11 @@ def _image_folder(root: str, split, setting: str, skip_corrupt: bool, holdout: H
         raise DataError(f"image folder '{root}' is empty; put images in '{root}/train/<class>/' "
                         f"and '{root}/test/<class>/', or in '{root}/<class>/' with {{0}} {{1}}",
                         Setting("split", None), Setting("eval_split", None))
-    folder, select, name, drawn = root, None, None, {}
+    folder, select, name, drawn, parts = root, None, None, {}, None
+    if split is None and not _is_flat(root):  # all images of train/, test/ (and val/) together
+        parts = split_folders(root)
+        name = f"{os.path.basename(root) or root}:{'+'.join(parts)}"
+        _check_same_classes(root, parts)
     if split is not None:
         folder = os.path.join(root, split)
         if not os.path.isdir(folder):
@@ -132,7 +185,7 @@ def _image_folder(root: str, split, setting: str, skip_corrupt: bool, holdout: H
     data_logger.setLevel(logging.ERROR)
     try:
         source = from_image_folder(folder, on_error="skip" if skip_corrupt else "raise",
-                                   max_pixels=max_pixels, select=select, name=name)
+                                   max_pixels=max_pixels, select=select, name=name, parts=parts)
     except ImageFileError as error:
         problem = error.problem
         if problem is None or skip_corrupt:
@@ -258,7 +311,10 @@ def load_source(spec, split=None, data_dir=None, *, skip_corrupt: bool = False,
         and ``"test"`` or ``"val"`` its held-out part; the source's name says so
         (``flowers:train(90%)``, ``flowers:test(10%)``), its ``holdout`` lists the
         held-out files, and a log line (``kerascon.data``, INFO) reports it;
-      - with ``split=None``, ``"none"`` or ``""``: ``<spec>/<class>/`` as a whole;
+      - with ``split=None``, ``"none"`` or ``""``: all images: ``<spec>/<class>/`` as a
+        whole, or, in the first layout, every split folder together (``train/``, ``test/``
+        and ``val/``, which must hold the same class folders; the source's name says so,
+        ``pets:train+test``);
     * embedded and TFDS datasets read their ``"train"`` split when ``split`` is None;
     * a path ending in ``.npz``: arrays (:func:`~kerascon.data.sources.from_npz`); a file
       without any ``<split>_idx`` array is held out like a flat folder (keys: indices);

@@ -73,6 +73,9 @@ class DataSource:
         image_shape: ``(H, W, 3)`` when every image has the same size, else ``None``.
         holdout: when the source is one part of a hold-out split (data without splits of
             its own), the :class:`~kerascon.data.holdout.HoldOut` with its held-out keys.
+        named_classes: whether ``class_names`` come from the data (class folders, a
+            ``class_names`` array, TFDS label names); ``False`` when they are only the
+            label indices as strings (arrays or ``.npz`` without names).
 
     Build one with :func:`from_tfds`, :func:`from_image_folder`, :func:`from_arrays`,
     :func:`from_npz`, :func:`~kerascon.data.load_embedded` or :func:`load_source`.
@@ -92,6 +95,7 @@ class DataSource:
     skipped: tuple[str, ...] = ()
     image_shape: tuple[int, int, int] | None = None
     holdout: HoldOut | None = None
+    named_classes: bool = True
     # Optional cheap per-example keys (indices, file paths) and a function mapping a
     # key to (image, label): lets shuffled() shuffle keys before decoding images.
     _keys: tf.data.Dataset | None = field(default=None, repr=False)
@@ -296,6 +300,25 @@ def _list_image_folder(root: str) -> tuple[list[str], list[str], list[int]]:
     return class_names, paths, labels
 
 
+def _list_split_folders(root: str, parts) -> tuple[list[str], list[str], list[int]]:
+    """Class names, paths and labels of ``root/<part>/<class>/...`` for every part together.
+
+    Every part must hold the same class folders (a ValueError names the first difference).
+    """
+    class_names, paths, labels = None, [], []
+    for part in parts:
+        names, part_paths, part_labels = _list_image_folder(os.path.join(root, part))
+        if class_names is None:
+            class_names, first = names, part
+        elif names != class_names:
+            differing = sorted(set(names) ^ set(class_names))
+            raise ValueError(f"the class folders of '{os.path.join(root, first)}' and "
+                             f"'{os.path.join(root, part)}' differ ({', '.join(differing[:4])})")
+        paths += part_paths
+        labels += part_labels
+    return class_names, paths, labels
+
+
 def _refuse(problems: list[FileProblem]) -> ImageFileError:
     first = problems[0]
     more = f" ({len(problems) - 1} more unusable file(s) in the folder)" if len(problems) > 1 else ""
@@ -311,7 +334,8 @@ def _refuse(problems: list[FileProblem]) -> ImageFileError:
 
 def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
                       max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
-                      select: Callable | None = None, name: str | None = None) -> DataSource:
+                      select: Callable | None = None, name: str | None = None,
+                      parts=None) -> DataSource:
     """Images in one subfolder per class: ``path/<class_name>/<image>``.
 
     Class labels follow the sorted subfolder names. Files ending in ``.jpg``,
@@ -333,7 +357,9 @@ def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
     ``select(keys, labels)``, when given, returns the indices of the files to use, from
     their paths relative to ``path`` (``/``-separated) and labels: a subset such as a
     hold-out (:mod:`kerascon.data.holdout`) keeps every class name. ``name`` replaces
-    the source's name (default: the folder's name).
+    the source's name (default: the folder's name). ``parts`` (e.g. ``("train", "test")``)
+    reads ``path/<part>/<class_name>/<image>`` for every part together, as one source: the
+    parts must hold the same class folders.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -351,7 +377,8 @@ def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
         raise FileNotFoundError(f"image folder not found: '{root}'")
     if not os.path.isdir(root):
         raise ValueError(f"not a directory: '{root}' (expected a folder with one subfolder per class)")
-    class_names, paths, labels = _list_image_folder(root)
+    class_names, paths, labels = (_list_split_folders(root, parts) if parts
+                                  else _list_image_folder(root))
     if select is not None:
         keys = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths]
         chosen = list(select(keys, labels))
@@ -472,7 +499,8 @@ def from_arrays(
         images: ``[N, H, W]`` or ``[N, H, W, 1|3|4]`` array, ``uint8`` or integer/float
             with values in ``[0, 255]`` (float data in ``[0, 1]`` is rejected).
         labels: ``[N]`` integer class indices in ``[0, num_classes)``.
-        class_names: optional names; default ``"0" .. str(num_classes - 1)``.
+        class_names: optional names; default ``"0" .. str(num_classes - 1)`` (the source's
+            ``named_classes`` is then ``False``).
         num_classes: default ``len(class_names)`` or ``max(labels) + 1``.
         name: description used in messages.
 
@@ -488,6 +516,7 @@ def from_arrays(
     if n == 0:
         raise ValueError(f"empty dataset: {name!r} has no images")
     labels = _labels_to_int(labels, n)
+    named_classes = class_names is not None
     if class_names is not None:
         class_names = tuple(str(c) for c in np.asarray(class_names).reshape(-1).tolist())
     if num_classes is None:
@@ -521,6 +550,7 @@ def from_arrays(
         class_names=class_names,
         name=name,
         image_shape=(int(images.shape[1]), int(images.shape[2]), 3),
+        named_classes=named_classes,
     )
 
 

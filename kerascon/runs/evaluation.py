@@ -54,6 +54,12 @@ def _base(inputs: EvalInputs) -> dict:
     }
     if source.skipped:
         result["skipped_images"] = len(source.skipped)
+    result["evaluated"] = inputs.scope
+    result["class_match"] = inputs.class_match
+    if inputs.evaluated_classes is not None:
+        result["evaluated_classes"] = [str(c) for c in inputs.evaluated_classes]
+    if inputs.notes:
+        result["notes"] = list(inputs.notes)
     return result
 
 
@@ -123,7 +129,13 @@ def run_evaluation(run_dir, data: str | None = None, *, split: str | None = "rec
     ECE per corruption and severity and the corruption errors; with a ``reference`` run,
     ``mce`` and ``relative_mce`` normalised by that run's errors (Hendrycks & Dietterich
     2019), otherwise ``mean_corruption_error`` only. Data and split resolve as in
-    :func:`kerascon.training.evaluate_run`.
+    :func:`kerascon.runs.evaluation_inputs.resolve_inputs`.
+
+    Other ``data`` is evaluated whole (or its own ``test`` split when it has one); its
+    classes are matched to the run's by name: a subset is evaluated over all the run's
+    classes (``evaluated_classes`` lists it), an unknown class name is a DataError, and data
+    without class names keeps its label indices (``class_match`` says ``"index"``).
+    ``evaluated`` says which images were evaluated, ``notes`` what the matching did.
 
     Returns the stored object (with sections kept from an earlier evaluation of the same
     model and examples that were not recomputed).

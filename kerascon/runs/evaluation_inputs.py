@@ -1,23 +1,35 @@
 """What an evaluation of a run reads: its model, the evaluated split and its training data.
 
 Without ``data`` the run is evaluated on the data it was trained on; ``split="recorded"``
-is its recorded ``eval_split``.
+is its recorded ``eval_split`` (its hold-out, for data without splits). Other data is
+evaluated whole by default, or its own ``test`` split when it has one, and its labels are
+matched to the run's classes by name (a subset of them is fine).
 
 Errors are one line naming the problem and the step that fixes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
 
-from kerascon.data.dispatch import load_source
+from kerascon.data.class_mapping import map_class_names
+from kerascon.data.dispatch import has_evaluation_split, load_source
+from kerascon.data.holdout import HOLDOUT_SPLITS
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
+from kerascon.data.splits import normalize_split
 from kerascon.errors import DataError, Placeholder, Setting, Step
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory, RunError
-from kerascon.runs.records import first_stage_config, image_size_of, load_run_model, stage_config
+from kerascon.runs.records import (
+    first_stage_config,
+    image_size_of,
+    load_run_model,
+    recorded_classes,
+    stage_config,
+)
 from kerascon.runs.training import run_holdout
 from kerascon.stages import STAGE_NAMES, STAGES
 
@@ -30,6 +42,11 @@ class EvalInputs:
 
     ``mode`` is ``"frozen"`` (linear classifier on the frozen encoder), the stage of a
     run's own classifier (``"ce"``, ``"joint"``) or ``"encoder"`` (no classifier: kNN only).
+    ``scope`` says which images are evaluated (``"all 200 images of DIR"``, ``"the run's
+    held-out 10% of DIR: 20 images"``). ``class_match`` is ``"name"`` when the data's labels
+    were matched to the run's classes by name, ``"index"`` when they could only be taken as
+    the run's label indices; ``evaluated_classes`` lists the data's classes when they are a
+    subset of the run's; ``notes`` are lines that say so.
     """
 
     run: RunDirectory
@@ -42,6 +59,10 @@ class EvalInputs:
     mode: str
     recorded: TrainConfig | None
     other_data: bool
+    scope: str = ""
+    class_match: str = "name"
+    evaluated_classes: tuple | None = None
+    notes: tuple = ()
 
     @property
     def name(self) -> str:
@@ -99,7 +120,9 @@ def resolve_inputs(run_dir, data: str | None = None, *, split: str | None = "rec
     recorded = None
     for stage in (model.stage, *STAGE_NAMES[::-1]):
         recorded = recorded or stage_config(run.path, stage)
-    other_data = data is not None and (recorded is None or recorded.data != data)
+    other_data = data is not None and (recorded is None or not _same_data(recorded.data, data))
+    if data is not None and not other_data:
+        data = recorded.data  # as recorded (the hold-out record names it so)
     if data is None:
         if recorded is None:
             raise RunError(f"run {run.path} records no data (no stages/*/config.yaml); "
@@ -113,18 +136,99 @@ def resolve_inputs(run_dir, data: str | None = None, *, split: str | None = "rec
                 "{1}, or {2} {3} for held-out images", Setting("eval_split", None),
                 Setting("split", Placeholder("SPLIT")), Setting("data", Placeholder("PATH")),
                 Setting("split", None))
-        split = "test" if other_data else recorded.eval_split
+        # Other data is evaluated whole, unless it has an evaluation split of its own.
+        split = ("test" if has_evaluation_split(data) else None) if other_data \
+            else recorded.eval_split
     if skip_corrupt is None:
         skip_corrupt = bool(recorded and recorded.skip_corrupt)
     source = load_source(data, split=split, data_dir=data_dir, skip_corrupt=skip_corrupt,
                          holdout=run_holdout(run.path, data),
                          max_image_pixels=recorded.max_image_pixels if recorded else DEFAULT_MAX_IMAGE_PIXELS)
+    matched = _match_classes(run, model, mode, source) if other_data else {}
+    source = matched.get("source", source)
     if model.num_classes is not None and source.num_classes > model.num_classes:
         raise DataError(f"dataset {source.name!r} has {source.num_classes} classes but the "
                          f"classifier has {model.num_classes}; evaluate on the same label set")
     return EvalInputs(run=run, model=model, source=source, data=data, data_dir=data_dir,
                       split=split, image_size=image_size or image_size_of(run), mode=mode,
-                      recorded=recorded, other_data=other_data)
+                      recorded=recorded, other_data=other_data,
+                      scope=_scope(source, data, split, other_data),
+                      class_match=matched.get("class_match", "name"),
+                      evaluated_classes=matched.get("evaluated_classes"),
+                      notes=tuple(matched.get("notes", ())))
+
+
+def _same_data(recorded, data) -> bool:
+    """Whether ``data`` names the recorded data (paths compared as absolute paths)."""
+    def where(value):
+        expanded = os.path.expanduser(str(value))
+        return os.path.abspath(expanded) if os.path.exists(expanded) else str(value)
+
+    return recorded is not None and where(recorded) == where(data)
+
+
+def _scope(source, data, split, other_data: bool) -> str:
+    """Which images are evaluated, in words."""
+    count = f"{source.num_examples} images"
+    split = normalize_split(split)
+    if source.holdout is not None and split in HOLDOUT_SPLITS:
+        whose = "a" if other_data else "the run's"
+        return f"{whose} held-out {source.holdout.percent} of {data}: {count}"
+    if split is None:
+        return f"all {count} of {data}"
+    return f"the {split} split of {data}: {count}"
+
+
+def _classes_stage(run: RunDirectory, model, mode: str) -> str:
+    """The stage whose classes the evaluated outputs are numbered by."""
+    if mode == "frozen":
+        return "linear"
+    if mode != "encoder":
+        return model.stage
+    config = first_stage_config(run.path)
+    return config.stage if config is not None else model.stage
+
+
+def _run_classes(run: RunDirectory, stage: str):
+    """``(class names or None, why there are none)``: recorded, or for a run trained before
+    runs recorded them, read from the stage's training data."""
+    record = recorded_classes(run.path, stage)
+    if record is not None:
+        if not record["named"]:
+            return None, (f"the run's training data ({record['dataset']}) named no classes")
+        return record["class_names"], ""
+    config = stage_config(run.path, stage) or first_stage_config(run.path)
+    if config is None or config.data is None:
+        return None, "the run records no class names and no training data"
+    try:
+        train = load_source(config.data, split=config.split, data_dir=config.data_dir,
+                            skip_corrupt=True, holdout=run_holdout(run.path, config.data),
+                            max_image_pixels=config.max_image_pixels)
+    except (OSError, ValueError, RuntimeError):
+        return None, (f"the run records no class names and its training data "
+                      f"({config.data}) cannot be opened")
+    if not train.named_classes:
+        return None, f"the run's training data ({train.name}) named no classes"
+    return list(train.class_names), ""
+
+
+def _match_classes(run: RunDirectory, model, mode: str, source) -> dict:
+    """The evaluated source with its labels numbered by the run's classes, by name."""
+    run_names, why = _run_classes(run, _classes_stage(run, model, mode))
+    if not source.named_classes or run_names is None:
+        reason = why if run_names is None else f"{source.name} names no classes"
+        if run_names is not None and source.num_classes <= len(run_names):
+            source = dataclasses.replace(source, num_classes=len(run_names),
+                                         class_names=tuple(run_names))
+        return {"source": source, "class_match": "index",
+                "notes": [f"{reason}: its labels are taken as the run's class indices"]}
+    mapped = map_class_names(source, run_names, owner="the run's")
+    result = {"source": mapped, "class_match": "name", "notes": []}
+    if len(source.class_names) < len(run_names):
+        result["evaluated_classes"] = tuple(source.class_names)
+        result["notes"] = [f"evaluating {len(source.class_names)} of the run's "
+                           f"{len(run_names)} classes: {', '.join(source.class_names)}"]
+    return result
 
 
 def training_source(inputs: EvalInputs):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
 from kerascon.stages import STAGES
 
-__all__ = ["first_stage_config", "image_size_of", "load_run_model", "stage_config"]
+__all__ = ["CLASSES_FILE", "first_stage_config", "image_size_of", "load_run_model",
+           "recorded_classes", "stage_config"]
+
+#: Where a stage records the class names it trained on: ``stages/<stage>/classes.json``.
+CLASSES_FILE = "classes.json"
 
 
 def stage_config(run_dir, stage: str) -> Optional[TrainConfig]:
@@ -57,3 +62,20 @@ def load_run_model(run_dir):
     from kerascon.saving import load_model  # registers every kerascon class first
 
     return load_model(RunDirectory(run_dir).require_model())
+
+
+def recorded_classes(run_dir, stage: str) -> Optional[dict]:
+    """What a stage recorded of its classes: ``class_names`` (in label order), ``named``
+    (False when they are only label indices) and ``dataset``; None for a stage trained
+    before runs recorded them (or not trained).
+
+    Example:
+        >>> recorded_classes("runs/digits", "linear")["class_names"][:3]
+        ['0', '1', '2']
+    """
+    path = RunDirectory(run_dir).stage_dir(stage) / CLASSES_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    return {"class_names": [str(name) for name in record["class_names"]],
+            "named": bool(record.get("named", True)), "dataset": record.get("dataset")}

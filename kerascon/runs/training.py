@@ -19,8 +19,8 @@ from typing import Iterable, Optional
 import keras
 
 from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
-from kerascon.data.dispatch import load_source
-from kerascon.data.holdout import HoldOut
+from kerascon.data.dispatch import load_source, split_folders
+from kerascon.data.holdout import TRAIN_SPLIT, HoldOut
 from kerascon.data.pipeline import multiview_dataset, single_view_dataset
 from kerascon.distribute import is_chief, resolve_strategy
 from kerascon.errors import ConfigError, DataError, Setting, Step
@@ -30,7 +30,7 @@ from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
-from kerascon.runs.records import first_stage_config, stage_config
+from kerascon.runs.records import CLASSES_FILE, first_stage_config, stage_config
 from kerascon.saving import load_model
 from kerascon.stages import STAGES
 
@@ -91,6 +91,13 @@ def _sources(config: TrainConfig, holdout: HoldOut):
                         max_image_pixels=config.max_image_pixels)
     _check_classes(train, config)
     evaluation = None
+    if config.eval_split and config.split is None and split_folders(config.data):
+        parts = split_folders(config.data)
+        raise DataError(f"{{0}} trains on all images of '{config.data}' "
+                        f"({', '.join(p + '/' for p in parts)} together), so its "
+                        f"{config.eval_split!r} split would evaluate training images; set {{1}} "
+                        "(and keep the evaluation split), or {2}", Setting("split", None),
+                        Setting("split", TRAIN_SPLIT), Setting("eval_split", None))
     if config.eval_split:
         evaluation = load_source(config.data, split=config.eval_split, data_dir=config.data_dir,
                                  skip_corrupt=config.skip_corrupt, setting="eval_split",
@@ -380,6 +387,10 @@ def run_stage(
     if chief:
         _prepare_run(run, config, resume, overwrite)
         atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+        # The classes by name, in label order: evaluations match other data by name.
+        atomic_write_json(run.stage_dir(config.stage) / CLASSES_FILE, {
+            "class_names": [str(name) for name in train_source.class_names],
+            "named": bool(train_source.named_classes), "dataset": train_source.name})
         if train_source.holdout is not None:  # which files went where, for later stages
             atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
                 "data": config.data, "train_dataset": train_source.name,
