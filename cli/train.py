@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -15,6 +14,7 @@ from kerascon.cli.options import (
     json_option,
     resolve_data,
 )
+from kerascon.cli.preflight import check_train
 from kerascon.stages import STAGE_NAMES, STAGES
 
 EXAMPLES = """\b
@@ -121,28 +121,24 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
     classifier on the frozen encoder of the run given by --run. Progress (step, loss,
     learning rate, images/s, ETA) and one line per epoch go to stderr.
     """
+    options["data"] = resolve_data(data, dataset)
+    # Usage, paths, an existing --output and unknown names are refused before TensorFlow loads.
+    check_train(stage=stage, output_dir=output_dir, run_dir=run_dir, data=options["data"],
+                config_file=config_file, resume=resume, overwrite=overwrite, options=options)
     import_tensorflow_quietly()
-    from kerascon.runs.directory import RunError
     from kerascon.runs.training import resolve_config, run_stage
 
-    options["data"] = resolve_data(data, dataset)
-    if output_dir and run_dir:
-        raise click.UsageError("pass either --output (a new run) or --run (an existing run), "
-                               "not both")
     config = resolve_config(stage, output_dir or run_dir, options, config_file, resume=resume)
-    if config.stage == "linear":
+    if not config.starts_run:  # a linear stage on the encoder of the run given by --run
         if not run_dir:
-            raise click.UsageError("--stage linear needs --run RUN_DIR (a finished contrastive run)")
+            raise click.UsageError("--stage linear needs --run RUN_DIR (a finished run), or "
+                                   "--pretrained NAME_OR_RUN_DIR --output NEW_RUN")
         target = run_dir
     else:
         target = output_dir or (run_dir if resume else None)
         if not target:
             raise click.UsageError(f"--stage {config.stage} needs --output RUN_DIR (or --run "
                                    "RUN_DIR --resume to continue one)")
-        if run_dir and not (Path(run_dir) / "stages").is_dir():  # --run: an existing run
-            what = "does not exist" if not Path(run_dir).is_dir() else "holds no training stage"
-            raise RunError(f"run directory {run_dir} {what}, so there is nothing to resume; "
-                           f"start a new run with --output {run_dir}")
 
     callbacks = []
     if not quiet and not as_json:

@@ -19,7 +19,7 @@ from kerascon.data.holdout import DEFAULT_VAL_FRACTION
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
 from kerascon.errors import ConfigError, Setting
-from kerascon.stages import STAGE_NAMES
+from kerascon.stages import STAGE_NAMES, STAGES
 
 __all__ = ["TrainConfig", "ConfigError", "normalize_split"]
 
@@ -162,6 +162,19 @@ class TrainConfig:
             object.__setattr__(self, "crop_scale", tuple(float(v) for v in self.crop_scale))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+
+    @property
+    def starts_run(self) -> bool:
+        """The stage builds a new model, so it starts a new run: a contrastive, joint or ce
+        stage, or any stage (also linear) that starts from a ``pretrained`` encoder.
+
+        Example:
+            >>> TrainConfig(stage="linear").starts_run, TrainConfig(stage="ce").starts_run
+            (False, True)
+            >>> TrainConfig(stage="linear", pretrained="resnet18.supcon_digits").starts_run
+            True
+        """
+        return STAGES[self.stage].starts_run or self.pretrained is not None
 
     # ------------------------------------------------------------------ conversion
     @classmethod

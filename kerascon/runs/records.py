@@ -8,7 +8,7 @@ from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
 from kerascon.stages import STAGES
 
-__all__ = ["first_stage_config", "image_size_of", "load_run_model", "stage_config"]
+__all__ = ["first_stage", "first_stage_config", "image_size_of", "load_run_model", "stage_config"]
 
 
 def stage_config(run_dir, stage: str) -> Optional[TrainConfig]:
@@ -22,14 +22,27 @@ def stage_config(run_dir, stage: str) -> Optional[TrainConfig]:
     return TrainConfig.from_yaml(path) if path.is_file() else None
 
 
-def first_stage_config(run_dir) -> Optional[TrainConfig]:
-    """The configuration of the stage that started the run (contrastive, joint or ce)."""
+def first_stage(run_dir) -> Optional[str]:
+    """The name of the stage that started the run, if any stage was recorded.
+
+    A contrastive, joint or ce stage; a linear stage when the run was started by one, on
+    the frozen encoder of a pretrained entry or of another run (``pretrained`` set).
+
+    Example:
+        >>> first_stage("runs/digits")
+        'contrastive'
+    """
     for name, stage in STAGES.items():
-        if stage.starts_run:
-            config = stage_config(run_dir, name)
-            if config is not None:
-                return config
+        config = stage_config(run_dir, name)
+        if config is not None and config.starts_run:
+            return name
     return None
+
+
+def first_stage_config(run_dir) -> Optional[TrainConfig]:
+    """The configuration of the stage that started the run (see :func:`first_stage`)."""
+    name = first_stage(run_dir)
+    return stage_config(run_dir, name) if name else None
 
 
 def image_size_of(run_dir) -> int:
