@@ -43,9 +43,9 @@ def _corruption_table(section):
 
 def print_results(run_dir, results) -> None:
     """Print the metrics, the per-corruption accuracies and where the result is stored."""
-    from rich.console import Console
+    from kerascon.cli.console import stdout_console
 
-    console = Console()
+    console = stdout_console()
     console.print(_metrics_table(run_dir, results))
     if isinstance(results.get("corruptions"), dict):
         console.print(_corruption_table(results["corruptions"]))

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kerascon.cli.options import import_tensorflow_quietly, run_option
+from kerascon.cli.preflight import check_existing_run
 
 EXAMPLES = """\b
 Examples:
@@ -28,6 +29,7 @@ def export(run_dir, output, export_format):
     The SavedModel's serving_default signature takes raw uint8 images [N, H, W, 3] of any
     size and returns embedding, logits and probabilities.
     """
+    check_existing_run(run_dir)  # before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.export import export_keras, export_saved_model
     from kerascon.runs.records import image_size_of, load_run_model

@@ -68,13 +68,13 @@ def check_train(*, stage, output_dir, run_dir, data, config_file, resume, overwr
             raise click.UsageError("--stage linear needs --run RUN_DIR (a finished run), or "
                                    "--pretrained NAME_OR_RUN_DIR --output NEW_RUN")
         check_existing_run(run_dir)
-    elif stage is not None:
+    else:  # a stage that starts a run, or --resume of a run's unfinished stage
         target = output_dir or (run_dir if resume else None)
         if not target:
             hint = " (or --run RUN_DIR --resume to continue one)"
             if pretrained and run_dir:
                 hint = ": --pretrained starts a new run from its encoder"
-            raise click.UsageError(f"--stage {stage} needs --output RUN_DIR{hint}")
+            raise click.UsageError(f"--stage {stage or 'contrastive'} needs --output RUN_DIR{hint}")
         if run_dir and not (Path(run_dir) / "stages").is_dir():  # --run: an existing run
             what = "does not exist" if not Path(run_dir).is_dir() else "holds no training stage"
             raise RunError(f"run directory {run_dir} {what}, so there is nothing to resume; "

@@ -38,15 +38,10 @@ import keras
 import numpy as np
 
 from kerascon.encoders.resnet import RESNET_CONFIGS
-from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
+from kerascon.zoo.torch_checkpoint import LAYOUTS, CheckpointError, read_state_dict
 
 __all__ = ["LAYOUTS", "from_torch", "guess_resnet"]
 
-#: layout -> (key prefix of the encoder, name of the projection shortcut, default stem)
-LAYOUTS = {
-    "supcontrast": ("encoder.", "shortcut", "cifar"),
-    "torchvision": ("", "downsample", "imagenet"),
-}
 _SHOWN = 5
 _BLOCK = re.compile(r"^stage(\d)_block(\d+)_(conv\d|bn\d|shortcut_conv|shortcut_bn)$")
 _BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),

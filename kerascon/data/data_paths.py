@@ -18,7 +18,12 @@ import os
 
 from kerascon.errors import DataError, DataNotFoundError, Placeholder, Setting
 
-__all__ = ["DATA_PATH", "TFDS_NAME", "WHAT_DATA", "check_data_path", "looks_like_path"]
+__all__ = ["DATA_PATH", "NPZ_LAYOUTS", "TFDS_NAME", "WHAT_DATA", "check_data_path", "looks_like_path"]
+
+#: The keys of a ``.npz`` file (:func:`kerascon.data.sources.from_npz`), in words.
+NPZ_LAYOUTS = ("images (or x) [N, H, W, C] uint8 and labels (or y) [N] integers, optional "
+               "<split>_idx index arrays (train_idx, test_idx) and class_names; or one pair per "
+               "split: x_train/y_train and x_test/y_test (as keras.datasets gives them)")
 
 #: The hints naming the two spellings of a data source: a path, a TFDS name.
 DATA_PATH = Setting("data", Placeholder("PATH"))

@@ -22,7 +22,7 @@ from kerascon.data.data_paths import DATA_PATH, TFDS_NAME, WHAT_DATA, check_data
 from kerascon.data.embedded import EMBEDDED_DATASETS, load_embedded
 from kerascon.data.holdout import HOLDOUT_SPLITS, TRAIN_SPLIT, HoldOut
 from kerascon.data.image_files import DEFAULT_MAX_IMAGE_PIXELS, ImageFileError
-from kerascon.data.sources import DataSource, from_image_folder, from_npz, from_tfds
+from kerascon.data.sources import DataSource, from_image_folder, from_npz, from_tfds, npz_split_arrays
 from kerascon.data.splits import normalize_split
 from kerascon.errors import DataError, Placeholder, Setting
 
@@ -156,7 +156,8 @@ def _npz_split_names(path: str):
     """The ``<split>_idx`` names of a .npz file (None if it cannot be read: from_npz says why)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return [key[:-len("_idx")] for key in data.files if key.endswith("_idx")]
+            return ([key[:-len("_idx")] for key in data.files if key.endswith("_idx")]
+                    + list(npz_split_arrays(data.files)))
     except Exception:  # noqa: BLE001 - from_npz reports unreadable files
         return None
 

@@ -21,7 +21,19 @@ from kerascon.data.splits import normalize_split
 from kerascon.errors import ConfigError, Setting
 from kerascon.stages import STAGE_NAMES, STAGES
 
-__all__ = ["TrainConfig", "ConfigError", "normalize_split"]
+__all__ = ["LINEAR_LR_PER_FEATURE", "LINEAR_STAGE_DEFAULTS", "TrainConfig", "ConfigError",
+           "normalize_split"]
+
+#: The linear probe's learning rate times its feature dimension: lr 0.05 at 768 features,
+#: 0.3 at 128, 0.019 at 2048 (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
+LINEAR_LR_PER_FEATURE = 38.4
+
+#: What a linear stage sets instead of the :class:`TrainConfig` defaults (values given by
+#: the user still win). The probe normalises its features (SupConModel.probe_norm), so one
+#: learning rate per feature suits encoders of any feature scale.
+LINEAR_STAGE_DEFAULTS = {"lr_per_feature": LINEAR_LR_PER_FEATURE, "optimizer": "sgd",
+                         "momentum": 0.9, "warmup_epochs": 0, "epochs": 30, "weight_decay": 0.0,
+                         "augment": "flip_crop"}
 
 
 def _check_type(name: str, value, annotation: str) -> None:

@@ -26,7 +26,7 @@ from kerascon.distribute import is_chief, resolve_strategy
 from kerascon.errors import ConfigError, DataError, Placeholder, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
-from kerascon.runs.config import TrainConfig
+from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
@@ -227,19 +227,12 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
 
 # ----------------------------------------------------------------------------- configuration
 
-#: The linear probe's learning rate times its feature dimension: lr 0.05 at 768 features,
-#: 0.3 at 128, 0.019 at 2048 (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
-LINEAR_LR_PER_FEATURE = 38.4
 
 # Keys a linear stage inherits from the run it evaluates (same data, same images).
 _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
                         "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
                         "skip_corrupt", "val_fraction", "max_image_pixels")
-# The probe normalises its features (SupConModel.probe_norm), so one learning rate suits
-# encoders of any feature scale (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
-_LINEAR_DEFAULTS = {"lr_per_feature": LINEAR_LR_PER_FEATURE, "optimizer": "sgd", "momentum": 0.9,
-                    "warmup_epochs": 0,
-                    "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
+_LINEAR_DEFAULTS = LINEAR_STAGE_DEFAULTS
 
 
 def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optional[dict] = None,
