@@ -8,7 +8,8 @@ from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
 from kerascon.stages import STAGES
 
-__all__ = ["first_stage", "first_stage_config", "image_size_of", "load_run_model", "stage_config"]
+__all__ = ["classifier_classes", "first_stage", "first_stage_config", "image_size_of",
+           "load_run_model", "stage_config"]
 
 
 def stage_config(run_dir, stage: str) -> Optional[TrainConfig]:
@@ -58,6 +59,24 @@ def image_size_of(run_dir) -> int:
             return config.image_size
     config = first_stage_config(run_dir)
     return (config or TrainConfig()).image_size
+
+
+def classifier_classes(run_dir) -> Optional[int]:
+    """The number of classes of the classifier in a run's ``model.keras`` (None: it has none).
+
+    Read from the archive's ``config.json``, without building the model.
+
+    Example:
+        >>> classifier_classes("runs/digits")
+        10
+    """
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(RunDirectory(run_dir).model_path) as archive:
+        config = json.loads(archive.read("config.json"))
+    classes = config.get("config", {}).get("num_classes")
+    return int(classes) if classes is not None else None
 
 
 def load_run_model(run_dir):

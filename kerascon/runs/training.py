@@ -35,7 +35,7 @@ from kerascon.runs.pretrained_encoders import (
     pretrained_values,
     recorded_model_values,
 )
-from kerascon.runs.records import first_stage, first_stage_config, stage_config
+from kerascon.runs.records import classifier_classes, first_stage, first_stage_config, stage_config
 from kerascon.saving import load_model
 from kerascon.stages import STAGES
 
@@ -312,11 +312,12 @@ def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite
     stage_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _check_label_set(model, source, config: TrainConfig, run: RunDirectory) -> None:
+def _check_label_set(source, config: TrainConfig, run: RunDirectory) -> None:
     """A run's classifier serves its own classes; other data needs a new run on its encoder."""
-    if model.classifier is None or model.num_classes == source.num_classes:
+    classes = classifier_classes(run.path)
+    if classes is None or classes == source.num_classes:
         return
-    raise RunError(f"run {run.path} has a classifier for {model.num_classes} classes and "
+    raise RunError(f"run {run.path} has a classifier for {classes} classes and "
                    f"'{config.data}' has {source.num_classes}; train a new run on its encoder: "
                    "{0}", Step("train", (Setting("stage", "linear"),
                                          Setting("pretrained", str(run.path)),
@@ -387,6 +388,8 @@ def run_stage(
             f"than one batch of {config.batch_size}; lower {{0}}", Setting("batch_size"))
     if config.steps_per_epoch:
         train_data = train_data.repeat()
+    if not starts_run and resume_state is None:
+        _check_label_set(train_source, config, run)
     if chief:
         _prepare_run(run, config, resume, overwrite)
         atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
@@ -406,7 +409,6 @@ def run_stage(
             if not starts_run:
                 keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
                 model = load_model(run.model_path)
-                _check_label_set(model, train_source, config, run)
                 model.set_stage(config.stage, num_classes=train_source.num_classes)
             else:
                 model = _new_model(config, train_source.num_classes, steps)
