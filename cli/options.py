@@ -7,15 +7,15 @@ import click
 
 from kerascon.data.data_paths import NPZ_LAYOUTS
 
+#: What --data takes, with the keys of a .npz file.
+DATA_HELP = ("Image folder (DIR/train/<class>/ and DIR/test/<class>/, or DIR/<class>/), a .npz "
+             "file, or embedded:digits. A .npz holds " + NPZ_LAYOUTS)
 run_option = click.option(
     "--run", "run_dir", type=click.Path(file_okay=False), required=True,
     help="Run directory written by `kerascon train --output`.",
 )
 data_options = [
-    click.option("--data", default=None,
-                 help="Image folder (DIR/train/<class>/ and DIR/test/<class>/, or "
-                      "DIR/<class>/), a .npz file, or embedded:digits. A .npz holds "
-                      + NPZ_LAYOUTS + "."),
+    click.option("--data", default=None, help=DATA_HELP + "."),
     click.option("--dataset", default=None, help="A TFDS dataset name, e.g. cifar10."),
     click.option("--data-dir", default=None, type=click.Path(),
                  help="TFDS data directory (prepared data is read from here)."),

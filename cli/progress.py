@@ -44,7 +44,7 @@ class RichProgress(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.steps = self.params.get("steps")
 
-    def _epoch(self, epoch: int) -> str:
+    def _epoch_label(self, epoch: int) -> str:
         return f"epoch {epoch + 1}/{self.total_epochs or self.params.get('epochs', '?')}"
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -54,7 +54,7 @@ class RichProgress(keras.callbacks.Callback):
             self._progress = None
             return
         self._progress = Progress(
-            TextColumn(self._epoch(epoch)),
+            TextColumn(self._epoch_label(epoch)),
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
             TimeRemainingColumn(), console=self.console, transient=True,
         )
@@ -77,7 +77,7 @@ class RichProgress(keras.callbacks.Callback):
         elapsed = time.perf_counter() - self._start
         parts = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items())
         rate = (self.steps or 0) * self.images_per_step / max(elapsed, 1e-9)
-        line = (f"{self._epoch(epoch)}  {parts}  "
+        line = (f"{self._epoch_label(epoch)}  {parts}  "
                 f"lr {_learning_rate(self.model.optimizer):.4g}  "
                 f"({elapsed:.1f}s, {rate:,.0f} img/s)")
         self.console.print(line, highlight=False, soft_wrap=True, markup=False)

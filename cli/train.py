@@ -8,6 +8,7 @@ import click
 
 from kerascon.choices import AUGMENT_POLICIES, KEY_BATCH_NORM_MODES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
 from kerascon.cli.options import (
+    DATA_HELP,
     add_options,
     data_options,
     import_tensorflow_quietly,
@@ -79,7 +80,10 @@ Examples:
 @click.option("--width-multiplier", type=float, default=None,
               help=_help("Channel width of the ResNet relative to the standard one, e.g. 0.25",
                          "width_multiplier"))
-@add_options(data_options)
+@click.option("--data", default=None, help=_help(DATA_HELP, "data"))
+@add_options(data_options[1:2])
+@click.option("--data-dir", default=None, type=click.Path(),
+              help=_help("TFDS data directory (prepared data is read from here)", "data_dir"))
 @click.option("--split", default=None,
               help="Training split (default: train; a folder without train/: all but the "
                    "held-out share); `none` reads an image folder's class subfolders directly.")
@@ -143,22 +147,25 @@ Examples:
                    "`kerascon zoo list --pretrained`) or a run directory. Its architecture, "
                    "preprocessing, input size and projection head replace --arch; the "
                    "classifier is new, for the classes of --data. With --stage linear the "
-                   "encoder stays frozen; joint and ce fine-tune it.")
+                   "encoder stays frozen; joint and ce fine-tune it (default: none).")
 @click.option("--backbone-lr-multiplier", type=float, default=None,
               help="The encoder's learning rate relative to --lr (default: 0.1 with "
                    "--pretrained, else 1).")
 @click.option("--freeze-batch-norm/--no-freeze-batch-norm", default=None,
               help="Keep the encoder's batch-norm statistics (e.g. ImageNet's) fixed.")
 @click.option("--freeze-backbone-epochs", type=int, default=None,
-              help="Train only the heads for this many epochs first (encoder frozen).")
+              help=_help("Train only the heads for this many epochs first (encoder frozen)",
+                         "freeze_backbone_epochs"))
 @click.option("--momentum-encoder", type=float, default=None,
-              help="EMA momentum of a key encoder (MoCo trick for small batches), e.g. 0.999.")
+              help=_help("EMA momentum of a key encoder (MoCo trick for small batches), e.g. "
+                         "0.999; none: no key encoder", "momentum_encoder"))
 @click.option("--queue-size", type=int, default=None,
-              help="Labelled key projections kept as extra negatives/positives (needs "
-                   "--momentum-encoder), e.g. 65536.")
+              help=_help("Labelled key projections kept as extra negatives/positives (needs "
+                         "--momentum-encoder), e.g. 65536", "queue_size"))
 @click.option("--key-batch-norm", type=click.Choice(KEY_BATCH_NORM_MODES), default=None,
-              help="With --momentum-encoder: the key network's batch norm uses the key batch's "
-                   "statistics ('batch', default, as MoCo) or the query's moving ones ('moving').")
+              help=_help("With --momentum-encoder: the key network's batch norm uses the key "
+                         "batch's statistics ('batch', as MoCo) or the query's moving ones "
+                         "('moving')", "key_batch_norm"))
 @click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
               help="Batch-norm statistics over all replicas (distributed pretraining).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
