@@ -17,7 +17,7 @@ def stdout_console():
     """A rich Console on stdout; not a terminal: no width limit and no colour codes.
 
     Example:
-        >>> stdout_console().print(table)        # whole cells in `kerascon zoo list | cat`
+        >>> stdout_console().print("a table")    # whole cells in `kerascon zoo list | cat`
     """
     from rich.console import Console
 

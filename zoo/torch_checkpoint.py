@@ -32,7 +32,7 @@ __all__ = ["CheckpointError", "LAYOUTS", "read_state_dict"]
 
 #: layout -> (key prefix of the encoder, name of the projection shortcut, default stem).
 #: Plain data, here rather than in :mod:`kerascon.zoo.torch_import` (which loads Keras), so
-#: that `kerascon zoo convert --help` lists the layouts without loading TensorFlow.
+#: that the layouts can be listed without loading TensorFlow.
 LAYOUTS = {
     "supcontrast": ("encoder.", "shortcut", "cifar"),
     "torchvision": ("", "downsample", "imagenet"),
