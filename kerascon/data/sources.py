@@ -584,8 +584,8 @@ def from_npz(path, *, split: str | None = None, name: str | None = None,
             if key in arrays:
                 return arrays[key]
         raise ValueError(
-            f"'{file_path}' has no {' or '.join(repr(k) for k in keys)} array (keys found: "
-            f"{', '.join(sorted(arrays)) or 'none'}); a .npz holds {NPZ_LAYOUTS}"
+            f"'{file_path}' has no {' or '.join(repr(k) for k in keys)} array; keys found: "
+            f"{', '.join(sorted(arrays)) or 'none'}; a .npz holds {NPZ_LAYOUTS}"
         )
 
     class_names = arrays.get("class_names")
