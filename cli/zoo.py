@@ -273,6 +273,9 @@ def verify(name, data, linear_epochs, output_dir, as_json):
     """
     import json
 
+    from kerascon.zoo.pretrained import get_pretrained
+
+    get_pretrained(name)  # an unknown name is refused before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.runs.zoo_entries import TOLERANCE, verify_entry
 
@@ -312,6 +315,9 @@ def build(name, output_dir, data, overwrite, as_json):
     """
     import json
 
+    from kerascon.zoo.pretrained import get_pretrained
+
+    get_pretrained(name)  # an unknown name is refused before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.runs.zoo_entries import build_entry
 

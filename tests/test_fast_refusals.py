@@ -73,6 +73,10 @@ CASES = [
     (["eval", "--run", "{t}/missing"], 1, ["run directory {t}/missing does not exist"]),
     (["export", "--run", "{t}/missing"], 1, ["run directory {t}/missing does not exist"]),
     (["freeze", "--run", "{t}/missing"], 1, ["run directory {t}/missing does not exist"]),
+    (["zoo", "verify", "resnet18.supcon_digit"], 1, ["did you mean 'resnet18.supcon_digits'"]),
+    (["zoo", "build", "resnet18.supcon_digit", "--output", "{t}/run"], 1,
+     ["did you mean 'resnet18.supcon_digits'"]),
+    (["zoo", "show", "resnet81"], 1, ["did you mean 'resnet18'? see kerascon zoo list"]),
 ]
 
 
@@ -129,6 +133,15 @@ def test_early_messages_are_the_library_messages(places):
         status, _, lines, loaded = run_cli(*args)
         assert status == 1 and not loaded, (name, lines)
         assert lines[-1] == f"Error: {library[name]}", name
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["eval"], ["export"], ["freeze"],
+                                     ["report"], ["zoo"], ["zoo", "list"], ["zoo", "show"],
+                                     ["zoo", "download"], ["zoo", "verify"], ["zoo", "build"]])
+def test_help_loads_no_tensorflow(command):
+    status, stdout, lines, loaded = run_cli(*command, "--help")
+    assert status == 0 and not loaded and lines == [], (command, lines)
+    assert "Examples:" in stdout
 
 
 def test_zoo_convert_help_prints_no_tensorflow_log():
