@@ -128,7 +128,9 @@ def list_command(pattern, pretrained_only, output_format):
 
     architectures = [] if pretrained_only else _architecture_rows(pattern)
     pretrained = _pretrained_rows_of(list_pretrained(pattern), detailed=pretrained_only)
-    if output_format == "json":
+    if output_format == "json":  # numbers as numbers
+        architectures, pretrained = ([{k: int(v) if v.isdigit() else v for k, v in row.items()}
+                                      for row in rows] for rows in (architectures, pretrained))
         result = {"pretrained": pretrained}
         if not pretrained_only:
             result = {"architectures": architectures, **result}

@@ -84,6 +84,7 @@ def test_zoo_list_in_a_pipe_keeps_whole_names():
     assert [row["name"] for row in listing["architectures"]] == ["resnet18", "resnet101",
                                                                  "resnet152"]
     assert [row["name"] for row in listing["pretrained"]] == list_pretrained("resnet1*")
+    assert listing["architectures"][0]["features"] == 512
 
 
 def test_resumed_progress_counts_the_stage_epochs():

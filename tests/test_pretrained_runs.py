@@ -102,6 +102,11 @@ def test_refusals_name_the_command_that_works(probe, colours, tmp_path):
     # A run whose first stage is linear has no encoder of its own to train another on.
     line = one_error_line(invoke_cli("train", "--stage", "linear", "--run", probe, *FAST))
     assert f"--pretrained {ENTRY} --output {probe} --overwrite" in line
+    # A run cannot be replaced by a run on its own encoder.
+    line = one_error_line(invoke_cli("train", "--stage", "linear", "--pretrained", probe,
+                                     "--data", colours, *FAST, "--output", probe, "--overwrite"))
+    assert "cannot start from its own encoder" in line and "--output" in line
+    assert (probe / "model.keras").is_file() and first_stage(probe) == "linear"
     assert not (tmp_path / "big").exists()
 
 

@@ -32,6 +32,7 @@ from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
 from kerascon.runs.pretrained_encoders import (
     build_pretrained_model,
+    pretrained_run,
     pretrained_values,
     recorded_model_values,
 )
@@ -372,6 +373,10 @@ def run_stage(
         run.require_model(for_stage="linear")
     elif config.pretrained:
         pretrained_values(config.to_dict(), given=set())  # unknown names fail before any write
+        if not resume and pretrained_run(config.pretrained) == run.path.resolve():
+            raise RunError(f"run {run.path} cannot start from its own encoder: the new run "
+                           "would replace the one it reads; choose another {0}",
+                           Setting("output_dir"))
     else:
         from kerascon.encoders import get_architecture
 
