@@ -43,9 +43,9 @@ def _corruption_table(section):
 
 def print_results(run_dir, results) -> None:
     """Print the metrics, the per-corruption accuracies and where the result is stored."""
-    from rich.console import Console
+    from kerascon.cli.console import stdout_console
 
-    console = Console()
+    console = stdout_console()
     if results.get("evaluated"):
         console.print(f"evaluating {results['evaluated']}", highlight=False, soft_wrap=True)
     for note in results.get("notes", ()):

@@ -14,6 +14,7 @@ from kerascon.cli.options import (
     resolve_data,
     run_option,
 )
+from kerascon.cli.preflight import check_existing_run
 
 EXAMPLES = """\b
 Examples:
@@ -95,6 +96,7 @@ def evaluate(run_dir, data, dataset, data_dir, split, frozen, batch_size, skip_c
     """
     if not corruptions and (corruption_types or reference):
         raise click.UsageError("--corruption-types and --reference need --corruptions")
+    check_existing_run(run_dir)  # before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.runs.evaluation import CorruptionOptions, run_evaluation
 

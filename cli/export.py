@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kerascon.cli.options import import_tensorflow_quietly, run_option
+from kerascon.cli.preflight import check_existing_run
 
 EXAMPLES = """\b
 Examples:
@@ -43,6 +44,7 @@ def export(run_dir, output, export_format, include_untrained_classifier):
     size and returns embedding, and logits and probabilities once a stage has trained the
     classifier (linear, joint or ce); the projection signature returns the projection.
     """
+    check_existing_run(run_dir)  # before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.export import classifier_is_trained, export_keras, export_saved_model
     from kerascon.runs.records import image_size_of, load_run_model

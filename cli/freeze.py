@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kerascon.cli.options import import_tensorflow_quietly, run_option
+from kerascon.cli.preflight import check_existing_run
 
 EXAMPLES = """\b
 Examples:
@@ -16,6 +17,7 @@ Examples:
 @run_option
 def freeze(run_dir):
     """Write RUN/encoder/encoder.keras: preprocessing + encoder, frozen."""
+    check_existing_run(run_dir)  # before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.export import export_keras
     from kerascon.runs.directory import RunDirectory

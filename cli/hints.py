@@ -14,7 +14,8 @@ __all__ = ["cli_words", "render_error"]
 _FLAGS = {"run_dir": "--run", "output_dir": "--output", "config_file": "--config"}
 #: The command that performs each library action.
 _COMMANDS = {"train": "train", "evaluate": "eval", "report": "report", "freeze": "freeze",
-             "export": "export"}
+             "export": "export", "list_architectures": "zoo list",
+             "list_pretrained": "zoo list --pretrained"}
 
 
 def _flag(setting: Setting) -> str:

@@ -5,14 +5,17 @@ import sys
 
 import click
 
+from kerascon.data.data_paths import NPZ_LAYOUTS
+
+#: What --data takes, with the keys of a .npz file.
+DATA_HELP = ("Image folder (DIR/train/<class>/ and DIR/test/<class>/, or DIR/<class>/), a .npz "
+             "file, or embedded:digits. A .npz holds " + NPZ_LAYOUTS)
 run_option = click.option(
     "--run", "run_dir", type=click.Path(file_okay=False), required=True,
     help="Run directory written by `kerascon train --output`.",
 )
 data_options = [
-    click.option("--data", default=None,
-                 help="Image folder (one subfolder per class), .npz of arrays, or "
-                      "embedded:digits."),
+    click.option("--data", default=None, help=DATA_HELP + "."),
     click.option("--dataset", default=None, help="A TFDS dataset name, e.g. cifar10."),
     click.option("--data-dir", default=None, type=click.Path(),
                  help="TFDS data directory (prepared data is read from here)."),
@@ -64,28 +67,3 @@ def import_tensorflow_quietly():
                 os.dup2(saved, stderr_fd)
     finally:
         os.close(saved)
-
-
-class LibraryChoice(click.Choice):
-    """A ``click.Choice`` whose names are read from a library table on first use.
-
-    For tables in modules that load TensorFlow: ``--help`` of other commands stays quick.
-
-    Example:
-        >>> LibraryChoice("kerascon.zoo.torch_import", "LAYOUTS")
-    """
-
-    def __init__(self, module: str, attribute: str):
-        self._source = (module, attribute)
-        super().__init__(())
-
-    @property
-    def choices(self):
-        import importlib
-
-        module, attribute = self._source
-        return tuple(getattr(importlib.import_module(module), attribute))
-
-    @choices.setter
-    def choices(self, value):  # click.Choice assigns it in __init__
-        pass

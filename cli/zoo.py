@@ -6,12 +6,12 @@ import click
 
 from kerascon.choices import STEMS
 from kerascon.cli.options import (
-    LibraryChoice,
     add_options,
     data_options,
     import_tensorflow_quietly,
     json_option,
 )
+from kerascon.zoo.torch_checkpoint import LAYOUTS
 
 EXAMPLES = """\b
 Examples:
@@ -49,64 +49,107 @@ def _where(spec):
             "keras-hub-preset": "kagglehub cache"}.get(spec.format, "download")
 
 
-def _pretrained_table(names, detailed):
-    from rich.table import Table
-
+def _pretrained_rows_of(names, detailed):
+    """One dict per pretrained entry: the columns of `zoo list` (or of --pretrained)."""
     from kerascon.zoo.pretrained import get_pretrained
 
-    table = Table(title="kerascon pretrained weights")
-    table.add_column("name", no_wrap=True)
-    columns = (("dataset", "metric (test split)", "size", "from", "input", "license") if detailed
-               else ("format", "dataset", "input", "features", "projection", "license"))
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    rows = []
     for name in names:
         spec = get_pretrained(name)
         dataset = spec.recipe.dataset if spec.recipe else "?"
         size = "x".join(map(str, spec.input_size))
         if detailed:
-            table.add_row(name, dataset, _metrics(spec), _size(spec), _where(spec), size,
-                          spec.license)
+            rows.append({"name": name, "dataset": dataset, "metric (test split)": _metrics(spec),
+                         "size": _size(spec), "from": _where(spec), "input": size,
+                         "license": spec.license})
         else:
-            table.add_row(name, spec.format, dataset, size, str(spec.feature_dim),
-                          str(spec.projection_dim or "-"), spec.license)
-    return table
+            rows.append({"name": name, "format": spec.format, "dataset": dataset, "input": size,
+                         "features": str(spec.feature_dim),
+                         "projection": str(spec.projection_dim or "-"), "license": spec.license})
+    return rows
 
 
-@zoo.command("list")
+def _architecture_rows(pattern):
+    from kerascon.zoo.catalogue import describe_architecture, list_architectures
+
+    rows = []
+    for name in list_architectures(pattern):
+        spec = describe_architecture(name)
+        rows.append({"name": name, "family": str(spec.family), "features": str(spec.feature_dim),
+                     "stem": str(spec.default_stem), "description": str(spec.description)})
+    return rows
+
+
+def _print_rows(console, title, rows, output_format):
+    """``rows`` (dicts with the same keys) as a rich table, or tab-separated plain lines."""
+    if output_format == "plain":
+        click.echo("\t".join(rows[0]))
+        for row in rows:
+            click.echo("\t".join(row.values()))
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(column, no_wrap=column == "name", overflow="fold")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+
+
+LIST_EXAMPLES = """\b
+Examples:
+  kerascon zoo list
+  kerascon zoo list 'resnet*'
+  kerascon zoo list --pretrained
+  kerascon zoo list --format plain | grep hub_resnet     # one tab-separated row per name
+  kerascon zoo list --pretrained --format json
+"""
+
+
+@zoo.command("list", epilog=LIST_EXAMPLES)
 @click.argument("pattern", default="*")
 @click.option("--pretrained", "pretrained_only", is_flag=True,
               help="Only the pretrained weights, with their data set, measured metrics and size.")
-def list_command(pattern, pretrained_only):
+@click.option("--format", "output_format", type=click.Choice(["table", "plain", "json"]),
+              default="table", show_default=True,
+              help="table: for people (whole cells also in a pipe); plain: a header line, then "
+                   "one tab-separated line per name; json: one object with an `architectures` "
+                   "and a `pretrained` list.")
+def list_command(pattern, pretrained_only, output_format):
     """List architectures and pretrained weights matching a wildcard PATTERN.
 
     Reads plain tables: it loads neither TensorFlow nor Keras.
     """
-    from rich.console import Console
-    from rich.table import Table
+    import json
 
-    from kerascon.zoo.catalogue import describe_architecture, list_architectures
+    from kerascon.cli.console import stdout_console
     from kerascon.zoo.pretrained import list_pretrained
 
-    console = Console()
-    if not pretrained_only:
-        table = Table(title="kerascon architectures")
-        for column in ("name", "family", "features", "stem", "description"):
-            table.add_column(column)
-        for name in list_architectures(pattern):
-            spec = describe_architecture(name)
-            table.add_row(name, str(spec.family), str(spec.feature_dim), str(spec.default_stem),
-                          str(spec.description))
-        console.print(table)
-
-    names = list_pretrained(pattern)
-    if not names:
+    architectures = [] if pretrained_only else _architecture_rows(pattern)
+    pretrained = _pretrained_rows_of(list_pretrained(pattern), detailed=pretrained_only)
+    if output_format == "json":  # numbers as numbers
+        architectures, pretrained = ([{k: int(v) if v.isdigit() else v for k, v in row.items()}
+                                      for row in rows] for rows in (architectures, pretrained))
+        result = {"pretrained": pretrained}
+        if not pretrained_only:
+            result = {"architectures": architectures, **result}
+        click.echo(json.dumps(result, indent=1))
+        return
+    console = stdout_console()
+    if architectures:
+        _print_rows(console, "kerascon architectures", architectures, output_format)
+    if not pretrained:
+        if output_format == "plain":
+            return
         any_registered = bool(list_pretrained())
         console.print("No pretrained weights match." if any_registered else
                       "No pretrained weights are registered (kerascon.zoo.register_pretrained "
                       "adds them).")
         return
-    console.print(_pretrained_table(names, detailed=pretrained_only))
+    if architectures and output_format == "plain":
+        click.echo("")  # a blank line between the two tables
+    _print_rows(console, "kerascon pretrained weights", pretrained, output_format)
 
 
 def _pretrained_rows(spec):
@@ -134,15 +177,22 @@ def _pretrained_rows(spec):
     return rows
 
 
-@zoo.command("show")
+SHOW_EXAMPLES = """\b
+Examples:
+  kerascon zoo show resnet50                   # an architecture
+  kerascon zoo show resnet18.supcon_digits     # a pretrained entry: its card, file and recipe
+"""
+
+
+@zoo.command("show", epilog=SHOW_EXAMPLES)
 @click.argument("name")
 def show(name):
     """Describe one architecture (e.g. resnet50) or pretrained entry (ARCH.TAG)."""
     import dataclasses
 
-    from rich.console import Console
     from rich.table import Table
 
+    from kerascon.cli.console import stdout_console
     from kerascon.zoo.catalogue import describe_architecture as get_architecture
     from kerascon.zoo.pretrained import get_pretrained
 
@@ -157,10 +207,17 @@ def show(name):
         for field in dataclasses.fields(spec):
             if field.name != "builder":
                 table.add_row(field.name, str(getattr(spec, field.name)))
-    Console().print(table)
+    stdout_console().print(table)
 
 
-@zoo.command("download")
+DOWNLOAD_EXAMPLES = """\b
+Examples:
+  kerascon zoo download keras_resnet50.imagenet            # into Keras' cache
+  kerascon zoo download resnet50.TAG --force               # fetch and verify again
+"""
+
+
+@zoo.command("download", epilog=DOWNLOAD_EXAMPLES)
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Fetch again even if a verified copy is cached.")
 def download_command(name, force):
@@ -172,14 +229,16 @@ def download_command(name, force):
 
 def _progress_for(config):
     from kerascon.cli.progress import RichProgress
+    from kerascon.stages import STAGES
 
-    return [RichProgress(images_per_step=config.batch_size * (config.views if config.stage in (
-        "contrastive", "joint") else 1))]
+    views = config.views if STAGES[config.stage].multiview else 1
+    return [RichProgress(images_per_step=config.batch_size * views, total_epochs=config.epochs)]
 
 
 def _card_check(result):
-    from rich.console import Console
     from rich.table import Table
+
+    from kerascon.cli.console import stdout_console
 
     table = Table(title=f"{result['name']}: card vs measured (test split)")
     for column in ("metric", "card", "measured", "ok"):
@@ -187,10 +246,18 @@ def _card_check(result):
     for row in result["metrics"]:
         card = "-" if row["card"] is None else f"{row['card']:.2f}"
         table.add_row(row["name"], card, f"{row['measured']:.2f}", "yes" if row["ok"] else "NO")
-    Console().print(table)
+    stdout_console().print(table)
 
 
-@zoo.command("verify")
+VERIFY_EXAMPLES = """\b
+Examples:
+  kerascon zoo verify resnet18.supcon_digits
+  kerascon zoo verify resnet18.supcon_digits --linear-epochs 5 --json
+  kerascon zoo verify resnet18.supcon_digits --output runs/verify   # keep the run
+"""
+
+
+@zoo.command("verify", epilog=VERIFY_EXAMPLES)
 @click.argument("name")
 @add_options(data_options[:1])
 @click.option("--linear-epochs", type=click.IntRange(min=1), default=None,
@@ -208,6 +275,9 @@ def verify(name, data, linear_epochs, output_dir, as_json):
     """
     import json
 
+    from kerascon.zoo.pretrained import get_pretrained
+
+    get_pretrained(name)  # an unknown name is refused before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.runs.zoo_entries import TOLERANCE, verify_entry
 
@@ -225,7 +295,14 @@ def verify(name, data, linear_epochs, output_dir, as_json):
             "check the data and the recipe, or rebuild the entry with `kerascon zoo build`")
 
 
-@zoo.command("build")
+BUILD_EXAMPLES = """\b
+Examples:
+  kerascon zoo build resnet18.supcon_digits --output runs/supcon_digits
+  kerascon zoo build resnet18.supcon_digits --output runs/supcon_digits --overwrite --json
+"""
+
+
+@zoo.command("build", epilog=BUILD_EXAMPLES)
 @click.argument("name")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), required=True,
               help="New run directory for the recipe's stages.")
@@ -240,6 +317,9 @@ def build(name, output_dir, data, overwrite, as_json):
     """
     import json
 
+    from kerascon.zoo.pretrained import get_pretrained
+
+    get_pretrained(name)  # an unknown name is refused before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.runs.zoo_entries import build_entry
 
@@ -253,9 +333,16 @@ def build(name, output_dir, data, overwrite, as_json):
     click.echo(f"Weights {result['weights']}: sha256 {result['sha256']}, {result['size']} bytes")
 
 
-@zoo.command("convert")
+CONVERT_EXAMPLES = """\b
+Examples:
+  kerascon zoo convert last.pth --layout supcontrast --arch resnet50 --output model.keras
+  kerascon zoo convert resnet18.pth --layout torchvision --classifier --output r18.keras
+"""
+
+
+@zoo.command("convert", epilog=CONVERT_EXAMPLES)
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--layout", type=LibraryChoice("kerascon.zoo.torch_import", "LAYOUTS"),
+@click.option("--layout", type=click.Choice(tuple(LAYOUTS)),
               default="supcontrast", show_default=True,
               help="Key layout of the PyTorch checkpoint.")
 @click.option("--arch", default=None, help="ResNet name (default: guessed from the checkpoint).")

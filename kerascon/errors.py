@@ -30,6 +30,7 @@ __all__ = [
     "RunError",
     "Setting",
     "Step",
+    "UnknownArchitectureError",
     "python_words",
 ]
 
@@ -58,7 +59,8 @@ class Setting:
 @dataclass(frozen=True)
 class Step:
     """A step to take first: an action (``"train"``, ``"evaluate"``, ``"report"``,
-    ``"freeze"``, ``"export"``) with the settings it needs.
+    ``"freeze"``, ``"export"``, or a look-up: ``"list_architectures"``,
+    ``"list_pretrained"``) with the settings it needs.
 
     Example:
         >>> python_words(Step("train", (Setting("stage", "linear"), Setting("run_dir", "runs/a"))))
@@ -76,6 +78,8 @@ ACTION_FUNCTIONS = {
     "report": "write_report",
     "freeze": "export_keras",
     "export": "export_saved_model",
+    "list_architectures": "kerascon.encoders.list_architectures",
+    "list_pretrained": "kerascon.zoo.list_pretrained",
 }
 
 
@@ -138,3 +142,28 @@ class DataNotFoundError(KerasconError, FileNotFoundError):
 
 class RunError(KerasconError, RuntimeError):
     """A run directory is missing, incomplete or would be overwritten."""
+
+
+class UnknownArchitectureError(KerasconError, ValueError):
+    """An architecture name that is not registered (:mod:`kerascon.encoders.registry`).
+
+    Defined here, not in the registry, so that names can be checked without importing
+    Keras (:mod:`kerascon.zoo.catalogue`).
+    """
+
+    @classmethod
+    def for_name(cls, name, known) -> "UnknownArchitectureError":
+        """The error for ``name``, with the closest of the ``known`` names if one is close.
+
+        Example:
+            >>> str(UnknownArchitectureError.for_name("resnet81", ["resnet18", "resnet50"]))
+            "unknown architecture 'resnet81'; did you mean 'resnet18'? see kerascon.encoders.list_architectures()"
+        """
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+        listing = Step("list_architectures")
+        if close:
+            return cls(f"unknown architecture {name!r}; did you mean {close[0]!r}? see {{0}}",
+                       listing)
+        return cls(f"unknown architecture {name!r}; see {{0}} for the available names", listing)

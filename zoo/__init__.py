@@ -69,7 +69,7 @@ _EXPORTS = {
     "load": "kerascon.zoo.loader",
     "CheckpointError": "kerascon.zoo.torch_checkpoint",
     "read_state_dict": "kerascon.zoo.torch_checkpoint",
-    "LAYOUTS": "kerascon.zoo.torch_import",
+    "LAYOUTS": "kerascon.zoo.torch_checkpoint",
     "from_torch": "kerascon.zoo.torch_import",
 }
 

@@ -26,10 +26,11 @@ import fnmatch
 import sys
 from typing import Optional
 
+from kerascon.errors import UnknownArchitectureError
 from kerascon.natural_order import natural_key
 
 __all__ = ["ArchitectureInfo", "BUILTIN_ARCHITECTURES", "architecture_names",
-           "describe_architecture", "list_architectures"]
+           "check_architecture_name", "describe_architecture", "list_architectures"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +122,24 @@ def list_architectures(pattern="*"):
                   key=natural_key)
 
 
+def check_architecture_name(name) -> None:
+    """Raise the registry's error for an unknown architecture ``name``, without Keras.
+
+    Raises:
+        UnknownArchitectureError: (a ``ValueError``) with a did-you-mean.
+
+    Example:
+        >>> check_architecture_name("resnet18")           # known: no error
+        >>> check_architecture_name("resnet81")
+        Traceback (most recent call last):
+        ...
+        kerascon.errors.UnknownArchitectureError: unknown architecture 'resnet81'; did you mean 'resnet18'? ...
+    """
+    names = architecture_names()
+    if name not in names:
+        raise UnknownArchitectureError.for_name(name, names)
+
+
 def describe_architecture(name):
     """The :class:`ArchitectureInfo` of ``name`` (from the registry once it is loaded).
 
@@ -131,7 +150,8 @@ def describe_architecture(name):
         >>> describe_architecture("resnet18").default_stem
         'cifar'
     """
-    if _registry() is None and name in BUILTIN_ARCHITECTURES:
+    if _registry() is None:
+        check_architecture_name(name)  # an unknown name fails without loading Keras
         return BUILTIN_ARCHITECTURES[name]
     from kerascon.encoders.registry import get_architecture
 

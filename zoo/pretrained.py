@@ -53,6 +53,8 @@ import fnmatch
 import re
 from typing import Optional
 
+from kerascon.errors import KerasconError, Step
+
 __all__ = [
     "FORMATS",
     "KERAS_APPLICATION",
@@ -96,7 +98,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KERAS_HASH = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{64})$")
 
 
-class UnknownPretrainedError(ValueError):
+class UnknownPretrainedError(KerasconError, ValueError):
     """Raised by :func:`get_pretrained` (and ``load``/``download``) for unknown names."""
 
 
@@ -348,7 +350,8 @@ def get_pretrained(name):
     elif not _PRETRAINED:
         hint = "no pretrained weights are registered (see kerascon.zoo.register_pretrained)"
     else:
-        hint = "see kerascon.zoo.list_pretrained() for the available names"
+        hint = "see {0} for the available names"
     if "." not in str(name):
         hint += f"; pretrained weights are named ARCH.TAG, e.g. '{name}.TAG'"
-    raise UnknownPretrainedError(f"unknown pretrained weights {name!r}; {hint}")
+    raise UnknownPretrainedError(f"unknown pretrained weights {name!r}; {hint}",
+                                 Step("list_pretrained"))

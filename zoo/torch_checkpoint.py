@@ -28,7 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CheckpointError", "read_state_dict"]
+__all__ = ["CheckpointError", "LAYOUTS", "read_state_dict"]
+
+#: layout -> (key prefix of the encoder, name of the projection shortcut, default stem,
+#: key of the classifier). Plain data, here rather than in :mod:`kerascon.zoo.torch_import`
+#: (which loads Keras), so that the layouts can be listed without loading TensorFlow.
+LAYOUTS = {
+    "supcontrast": ("encoder.", "shortcut", "cifar", "fc"),
+    "torchvision": ("", "downsample", "imagenet", "fc"),
+    "cifar_resnet": ("", "shortcut", "cifar", "linear"),
+}
 
 _WRAPPERS = ("model", "state_dict", "model_state_dict")
 _IGNORED_SUFFIXES = (".num_batches_tracked",)

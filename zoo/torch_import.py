@@ -43,17 +43,10 @@ import numpy as np
 
 from kerascon.encoders.cifar_resnet import CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS
 from kerascon.encoders.resnet import BASE_WIDTHS, RESNET_CONFIGS
-from kerascon.zoo.torch_checkpoint import CheckpointError, read_state_dict
+from kerascon.zoo.torch_checkpoint import LAYOUTS, CheckpointError, read_state_dict
 
 __all__ = ["LAYOUTS", "from_torch", "guess_resnet"]
 
-#: layout -> (key prefix of the encoder, name of the projection shortcut, default stem,
-#: key of the classifier)
-LAYOUTS = {
-    "supcontrast": ("encoder.", "shortcut", "cifar", "fc"),
-    "torchvision": ("", "downsample", "imagenet", "fc"),
-    "cifar_resnet": ("", "shortcut", "cifar", "linear"),
-}
 _SHOWN = 5
 _BLOCK = re.compile(r"^stage(\d)_block(\d+)_(conv\d|bn\d|shortcut_conv|shortcut_bn)$")
 _BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),

@@ -18,21 +18,19 @@ import threading
 
 import numpy as np
 
+from kerascon.data.data_paths import DATA_PATH, TFDS_NAME, WHAT_DATA, check_data_path, looks_like_path
 from kerascon.data.embedded import EMBEDDED_DATASETS, load_embedded
 from kerascon.data.holdout import HOLDOUT_SPLITS, TRAIN_SPLIT, HoldOut
 from kerascon.data.image_files import DEFAULT_MAX_IMAGE_PIXELS, ImageFileError
-from kerascon.data.sources import DataSource, from_image_folder, from_npz, from_tfds
+from kerascon.data.sources import DataSource, from_image_folder, from_npz, from_tfds, npz_split_arrays
 from kerascon.data.splits import normalize_split
-from kerascon.errors import DataError, DataNotFoundError, Placeholder, Setting
+from kerascon.errors import DataError, Placeholder, Setting
 
 __all__ = ["has_evaluation_split", "load_source", "split_folders"]
 
 logger = logging.getLogger("kerascon.data")
 
-_PATH = Setting("data", Placeholder("PATH"))
-_TFDS_NAME = Setting("data", Placeholder("NAME"))
-_WHAT_DATA = ("{0} (an image folder with one subfolder per class, or a .npz file) or {1} (a TFDS "
-              "dataset such as cifar10)")
+_PATH, _TFDS_NAME, _WHAT_DATA = DATA_PATH, TFDS_NAME, WHAT_DATA
 
 
 def _visible_entries(folder: str):
@@ -211,7 +209,8 @@ def _npz_split_names(path: str):
     """The ``<split>_idx`` names of a .npz file (None if it cannot be read: from_npz says why)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return [key[:-len("_idx")] for key in data.files if key.endswith("_idx")]
+            return ([key[:-len("_idx")] for key in data.files if key.endswith("_idx")]
+                    + list(npz_split_arrays(data.files)))
     except Exception:  # noqa: BLE001 - from_npz reports unreadable files
         return None
 
@@ -333,8 +332,9 @@ def load_source(spec, split=None, data_dir=None, *, skip_corrupt: bool = False,
         >>> # load_source("/data/pets", split="train")     # /data/pets/train/<class>/...
         >>> # load_source("cifar10", split="test", data_dir="/data/tfds")
     """
-    if spec is None or not str(spec).strip():
-        raise DataError(f"no data given; pass {_WHAT_DATA}", _PATH, _TFDS_NAME)
+    if not (str(spec).strip().lower() in EMBEDDED_DATASETS
+            and not os.path.exists(os.path.expanduser(str(spec).strip()))):
+        check_data_path(spec)  # no data, a missing path, a file of another kind
     spec = str(spec).strip()
     split = normalize_split(split)
     expanded = os.path.expanduser(spec)
@@ -345,14 +345,6 @@ def load_source(spec, split=None, data_dir=None, *, skip_corrupt: bool = False,
         return load_embedded(spec.split(":", 1)[1], split=split or "train")
     if lowered in EMBEDDED_DATASETS and not os.path.exists(expanded):
         return load_embedded(lowered, split=split or "train")
-    if os.path.exists(expanded) and not lowered.endswith(".npz"):
-        raise DataError(f"data file '{os.path.abspath(expanded)}' is neither an image folder nor "
-                        f"a .npz file; pass {_WHAT_DATA}", _PATH, _TFDS_NAME)
-    if lowered.endswith(".npz") or spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) \
-            or os.path.isabs(spec):
-        if not os.path.exists(expanded):
-            raise DataNotFoundError(f"data path '{os.path.abspath(expanded)}' does not exist; "
-                                    "check {0}, which takes an image folder (one subfolder per "
-                                    "class) or a .npz file", Setting("data"))
+    if looks_like_path(spec):
         return _npz(expanded, split, holdout)
     return _tfds_source(spec, split or "train", data_dir)

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from kerascon.data.data_paths import NPZ_LAYOUTS
 from kerascon.data.holdout import HoldOut
 from kerascon.data.image_files import (
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -554,6 +555,31 @@ def from_arrays(
     )
 
 
+def npz_split_arrays(keys) -> dict:
+    """``{split: (images key, labels key)}`` of a file in the ``x_<split>``/``y_<split>`` layout.
+
+    Example:
+        >>> npz_split_arrays(["x_train", "y_train", "x_test", "y_test"])
+        {'train': ('x_train', 'y_train'), 'test': ('x_test', 'y_test')}
+    """
+    keys = list(keys)
+    return {key[2:]: (key, "y_" + key[2:]) for key in keys
+            if key.startswith("x_") and len(key) > 2 and "y_" + key[2:] in keys}
+
+
+def _split_pairs(arrays: dict, split, file_path: str):
+    """``(images, labels, labels of every split)`` of the ``x_<split>``/``y_<split>`` layout."""
+    pairs = npz_split_arrays(arrays)
+    every = np.concatenate([np.asarray(arrays[y]).reshape(-1) for _, y in pairs.values()])
+    if split is None:
+        return (np.concatenate([arrays[x] for x, _ in pairs.values()]), every, every)
+    if split not in pairs:
+        raise ValueError(f"'{file_path}' has no split {split!r} (no 'x_{split}' and 'y_{split}' "
+                         f"arrays); available splits: {', '.join(pairs)}")
+    images_key, labels_key = pairs[split]
+    return arrays[images_key], np.asarray(arrays[labels_key]).reshape(-1), every
+
+
 def from_npz(path, *, split: str | None = None, name: str | None = None,
              select: Callable | None = None) -> DataSource:
     """A ``.npz`` file with ``images`` (or ``x``) and ``labels`` (or ``y``) arrays.
@@ -561,6 +587,9 @@ def from_npz(path, *, split: str | None = None, name: str | None = None,
     Optional keys: ``class_names`` (strings) and per-split index arrays
     ``<split>_idx`` (e.g. ``train_idx``/``test_idx``). With ``split=None`` all
     examples are used; with a split name the file must hold ``<split>_idx``.
+    A file with one pair of arrays per split instead, ``x_train``/``y_train`` and
+    ``x_test``/``y_test`` (any ``x_<split>``/``y_<split>``), reads the split's pair
+    (``split=None``: all of them).
     ``select(keys, labels)``, when given, returns the indices of the examples to use
     (keys are the examples' indices in the file, as strings): a subset such as a
     hold-out (:mod:`kerascon.data.holdout`). The file is read with
@@ -585,14 +614,21 @@ def from_npz(path, *, split: str | None = None, name: str | None = None,
             if key in arrays:
                 return arrays[key]
         raise ValueError(
-            f"'{file_path}' has no {' or '.join(repr(k) for k in keys)} array; keys found: {', '.join(sorted(arrays))}"
+            f"'{file_path}' has no {' or '.join(repr(k) for k in keys)} array; keys found: "
+            f"{', '.join(sorted(arrays)) or 'none'}; a .npz holds {NPZ_LAYOUTS}"
         )
 
-    images = pick("images", "x")
-    labels = all_labels = pick("labels", "y")
     class_names = arrays.get("class_names")
     stem = name or os.path.splitext(os.path.basename(file_path))[0]
-    if split is not None:
+    paired = "images" not in arrays and "x" not in arrays and bool(npz_split_arrays(arrays))
+    if paired:  # x_<split>/y_<split>: the pair is the split
+        images, labels, all_labels = _split_pairs(arrays, split, file_path)
+        if split is not None:
+            stem = f"{stem}:{split}"
+    else:
+        images = pick("images", "x")
+        labels = all_labels = pick("labels", "y")
+    if split is not None and not paired:
         key = f"{split}_idx"
         if key not in arrays:
             available = sorted(k[: -len("_idx")] for k in arrays if k.endswith("_idx"))

@@ -27,10 +27,10 @@ Registering your own::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 from typing import Callable, Optional
 
+from kerascon.errors import UnknownArchitectureError
 from kerascon.natural_order import natural_key
 
 __all__ = [
@@ -41,10 +41,6 @@ __all__ = [
     "list_architectures",
     "register_architecture",
 ]
-
-
-class UnknownArchitectureError(ValueError):
-    """Raised by :func:`get_architecture` / :func:`build_encoder` for unknown names."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,12 +168,7 @@ def get_architecture(name):
         return _ARCHITECTURES[name]
     except (KeyError, TypeError):
         pass
-    close = difflib.get_close_matches(str(name), list(_ARCHITECTURES), n=1, cutoff=0.6)
-    if close:
-        msg = f"did you mean {close[0]!r}? see kerascon.encoders.list_architectures()"
-    else:
-        msg = "see kerascon.encoders.list_architectures() for the available names"
-    raise UnknownArchitectureError(f"unknown architecture {name!r}; {msg}")
+    raise UnknownArchitectureError.for_name(name, _ARCHITECTURES)
 
 
 def build_encoder(name, /, **kwargs):

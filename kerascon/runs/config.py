@@ -19,9 +19,21 @@ from kerascon.data.holdout import DEFAULT_VAL_FRACTION
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
 from kerascon.errors import ConfigError, Setting
-from kerascon.stages import STAGE_NAMES
+from kerascon.stages import STAGE_NAMES, STAGES
 
-__all__ = ["TrainConfig", "ConfigError", "normalize_split"]
+__all__ = ["LINEAR_LR_PER_FEATURE", "LINEAR_STAGE_DEFAULTS", "TrainConfig", "ConfigError",
+           "normalize_split"]
+
+#: The linear probe's learning rate times its feature dimension: lr 0.05 at 768 features,
+#: 0.3 at 128, 0.019 at 2048 (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
+LINEAR_LR_PER_FEATURE = 38.4
+
+#: What a linear stage sets instead of the :class:`TrainConfig` defaults (values given by
+#: the user still win). The probe normalises its features (SupConModel.probe_norm), so one
+#: learning rate per feature suits encoders of any feature scale.
+LINEAR_STAGE_DEFAULTS = {"lr_per_feature": LINEAR_LR_PER_FEATURE, "optimizer": "sgd",
+                         "momentum": 0.9, "warmup_epochs": 0, "epochs": 30, "weight_decay": 0.0,
+                         "augment": "flip_crop"}
 
 
 def _check_type(name: str, value, annotation: str) -> None:
@@ -162,6 +174,19 @@ class TrainConfig:
             object.__setattr__(self, "crop_scale", tuple(float(v) for v in self.crop_scale))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+
+    @property
+    def starts_run(self) -> bool:
+        """The stage builds a new model, so it starts a new run: a contrastive, joint or ce
+        stage, or any stage (also linear) that starts from a ``pretrained`` encoder.
+
+        Example:
+            >>> TrainConfig(stage="linear").starts_run, TrainConfig(stage="ce").starts_run
+            (False, True)
+            >>> TrainConfig(stage="linear", pretrained="resnet18.supcon_digits").starts_run
+            True
+        """
+        return STAGES[self.stage].starts_run or self.pretrained is not None
 
     # ------------------------------------------------------------------ conversion
     @classmethod

@@ -9,8 +9,8 @@ from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
 from kerascon.stages import STAGES
 
-__all__ = ["CLASSES_FILE", "first_stage_config", "image_size_of", "load_run_model",
-           "recorded_classes", "stage_config"]
+__all__ = ["CLASSES_FILE", "classifier_classes", "first_stage", "first_stage_config",
+           "image_size_of", "load_run_model", "recorded_classes", "stage_config"]
 
 #: Where a stage records the class names it trained on: ``stages/<stage>/classes.json``.
 CLASSES_FILE = "classes.json"
@@ -27,14 +27,27 @@ def stage_config(run_dir, stage: str) -> Optional[TrainConfig]:
     return TrainConfig.from_yaml(path) if path.is_file() else None
 
 
-def first_stage_config(run_dir) -> Optional[TrainConfig]:
-    """The configuration of the stage that started the run (contrastive, joint or ce)."""
+def first_stage(run_dir) -> Optional[str]:
+    """The name of the stage that started the run, if any stage was recorded.
+
+    A contrastive, joint or ce stage; a linear stage when the run was started by one, on
+    the frozen encoder of a pretrained entry or of another run (``pretrained`` set).
+
+    Example:
+        >>> first_stage("runs/digits")
+        'contrastive'
+    """
     for name, stage in STAGES.items():
-        if stage.starts_run:
-            config = stage_config(run_dir, name)
-            if config is not None:
-                return config
+        config = stage_config(run_dir, name)
+        if config is not None and config.starts_run:
+            return name
     return None
+
+
+def first_stage_config(run_dir) -> Optional[TrainConfig]:
+    """The configuration of the stage that started the run (see :func:`first_stage`)."""
+    name = first_stage(run_dir)
+    return stage_config(run_dir, name) if name else None
 
 
 def image_size_of(run_dir) -> int:
@@ -50,6 +63,24 @@ def image_size_of(run_dir) -> int:
             return config.image_size
     config = first_stage_config(run_dir)
     return (config or TrainConfig()).image_size
+
+
+def classifier_classes(run_dir) -> Optional[int]:
+    """The number of classes of the classifier in a run's ``model.keras`` (None: it has none).
+
+    Read from the archive's ``config.json``, without building the model.
+
+    Example:
+        >>> classifier_classes("runs/digits")
+        10
+    """
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(RunDirectory(run_dir).model_path) as archive:
+        config = json.loads(archive.read("config.json"))
+    classes = config.get("config", {}).get("num_classes")
+    return int(classes) if classes is not None else None
 
 
 def load_run_model(run_dir):

@@ -23,14 +23,20 @@ from kerascon.data.dispatch import load_source, split_folders
 from kerascon.data.holdout import TRAIN_SPLIT, HoldOut
 from kerascon.data.pipeline import multiview_dataset, single_view_dataset
 from kerascon.distribute import is_chief, resolve_strategy
-from kerascon.errors import ConfigError, DataError, Setting, Step
+from kerascon.errors import ConfigError, DataError, Placeholder, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
-from kerascon.runs.config import TrainConfig
+from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
-from kerascon.runs.records import CLASSES_FILE, first_stage_config, stage_config
+from kerascon.runs.pretrained_encoders import (
+    build_pretrained_model,
+    pretrained_run,
+    pretrained_values,
+    recorded_model_values,
+)
+from kerascon.runs.records import CLASSES_FILE, classifier_classes, first_stage, first_stage_config, stage_config
 from kerascon.saving import load_model
 from kerascon.stages import STAGES
 
@@ -65,11 +71,11 @@ def run_holdout(run_dir, data) -> Optional[HoldOut]:
         (0.1, 36)
     """
     run = RunDirectory(run_dir)
-    for name, table in STAGES.items():
-        path = run.stage_dir(name) / HOLDOUT_FILE
-        if table.starts_run and path.is_file():
-            record = json.loads(path.read_text())
-            return HoldOut.from_dict(record) if record.get("data") == data else None
+    name = first_stage(run.path)
+    path = run.stage_dir(name) / HOLDOUT_FILE if name else None
+    if path is not None and path.is_file():
+        record = json.loads(path.read_text())
+        return HoldOut.from_dict(record) if record.get("data") == data else None
     return None
 
 
@@ -206,13 +212,13 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
     options = backbone_options(config, steps_per_epoch)
     if config.pretrained:
         from kerascon.layers import synchronize_batch_norm
-        from kerascon.zoo import load
 
-        # Architecture, preprocessing and head come from the pretrained entry.
-        model = load(config.pretrained, num_classes=num_classes, stage=config.stage,
-                     temperature=config.temperature, base_temperature=config.base_temperature,
-                     loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
-                     joint_weight=config.joint_weight, **options)
+        # Architecture, preprocessing and head come from the pretrained entry or run.
+        model = build_pretrained_model(
+            config.pretrained, num_classes=num_classes, stage=config.stage,
+            temperature=config.temperature, base_temperature=config.base_temperature,
+            loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
+            joint_weight=config.joint_weight, **options)
         if config.sync_batch_norm:
             synchronize_batch_norm(model.encoder)
         return model
@@ -229,19 +235,12 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
 
 # ----------------------------------------------------------------------------- configuration
 
-#: The linear probe's learning rate times its feature dimension: lr 0.05 at 768 features,
-#: 0.3 at 128, 0.019 at 2048 (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
-LINEAR_LR_PER_FEATURE = 38.4
 
 # Keys a linear stage inherits from the run it evaluates (same data, same images).
 _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
                         "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
                         "skip_corrupt", "val_fraction", "max_image_pixels")
-# The probe normalises its features (SupConModel.probe_norm), so one learning rate suits
-# encoders of any feature scale (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
-_LINEAR_DEFAULTS = {"lr_per_feature": LINEAR_LR_PER_FEATURE, "optimizer": "sgd", "momentum": 0.9,
-                    "warmup_epochs": 0,
-                    "epochs": 30, "weight_decay": 0.0, "augment": "flip_crop"}
+_LINEAR_DEFAULTS = LINEAR_STAGE_DEFAULTS
 
 
 def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optional[dict] = None,
@@ -268,34 +267,35 @@ def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optiona
              or (run.unfinished_stage() if resume and run else None) or "contrastive")
     base = {}
     recorded = stage_config(run.path, stage) if resume and run else None
+    pretrained = (file_values.get("pretrained") or overrides.get("pretrained")) \
+        if recorded is None else None
     if recorded is not None:
         base = recorded.to_dict()
-    elif not STAGES[stage].starts_run and run is not None:
-        parent = first_stage_config(run.path)
-        if parent is not None:
-            base = {key: getattr(parent, key) for key in _INHERITED_BY_LINEAR}
+    elif not STAGES[stage].starts_run:
+        if run is not None and not pretrained:  # a linear stage on a run's encoder
+            base = _inherited_by_linear(run)
         base.update(_LINEAR_DEFAULTS)
     values = {**base, **file_values, **overrides, "stage": stage}
     if "lr" in file_values or "lr" in overrides:
         values["lr_per_feature"] = None  # a learning rate given by the user is taken as it is
-    if values.get("pretrained") and recorded is None and STAGES[stage].starts_run:
-        values = _pretrained_defaults(values, given=set(file_values) | set(overrides))
+    if pretrained:
+        values = pretrained_values(values, given=set(file_values) | set(overrides))
     return TrainConfig.from_dict(values)
 
 
-def _pretrained_defaults(values: dict, given: set) -> dict:
-    """A pretrained entry fixes the architecture and, unless given, the image size."""
-    from kerascon.zoo import get_pretrained
-
-    spec = get_pretrained(values["pretrained"])
-    if "arch" in given and values["arch"] != spec.arch:
-        raise ConfigError(f"pretrained entry {spec.name!r} is a {spec.arch} encoder, not "
-                          f"{values['arch']!r}; drop {{0}} or pick an entry of that architecture",
-                          Setting("arch"))
-    values = {**values, "arch": spec.arch}
-    if "image_size" not in given and spec.input_size:
-        values["image_size"] = int(spec.input_size[0])
-    return values
+def _inherited_by_linear(run: RunDirectory) -> dict:
+    """What a new linear stage takes from the run it evaluates (same data, same images)."""
+    parent = first_stage_config(run.path)
+    if parent is None:
+        return {}
+    if not STAGES[parent.stage].starts_run:  # the run's own first stage is a linear one
+        raise RunError(f"run {run.path} was started by a linear stage on the frozen encoder of "
+                       f"{parent.pretrained}, and has no other encoder; train it again with {{0}}",
+                       Step("train", (Setting("stage", "linear"),
+                                      Setting("pretrained", parent.pretrained),
+                                      Setting("output_dir", str(run.path)),
+                                      Setting("overwrite", True))))
+    return {key: getattr(parent, key) for key in _INHERITED_BY_LINEAR}
 
 
 # ----------------------------------------------------------------------------- training
@@ -309,7 +309,7 @@ def _check_new_run(run: RunDirectory):
 
 
 def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite: bool):
-    if STAGES[config.stage].starts_run and not resume and not run.is_empty():
+    if config.starts_run and not resume and not run.is_empty():
         if not overwrite:
             _check_new_run(run)
         shutil.rmtree(run.path)
@@ -318,6 +318,19 @@ def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite
     if not resume and stage_dir.exists():
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _check_label_set(source, config: TrainConfig, run: RunDirectory) -> None:
+    """A run's classifier serves its own classes; other data needs a new run on its encoder."""
+    classes = classifier_classes(run.path)
+    if classes is None or classes == source.num_classes:
+        return
+    raise RunError(f"run {run.path} has a classifier for {classes} classes and "
+                   f"'{config.data}' has {source.num_classes}; train a new run on its encoder: "
+                   "{0}", Step("train", (Setting("stage", "linear"),
+                                         Setting("pretrained", str(run.path)),
+                                         Setting("data", config.data),
+                                         Setting("output_dir", Placeholder("NEW_RUN")))))
 
 
 def run_stage(
@@ -350,6 +363,7 @@ def run_stage(
     strategy = resolve_strategy(config.strategy)
     # Everything that can fail on bad input is checked before the run directory is touched.
     stage = STAGES[config.stage]
+    starts_run = config.starts_run  # also a linear stage on a pretrained encoder
     if resume and config.stage in run.finished_stages():
         raise RunError(f"the {config.stage} stage of run {run.path} has finished, so there is "
                        "nothing to resume; train another stage without resuming (e.g. {0}), or "
@@ -358,23 +372,25 @@ def run_stage(
                        Step("train", (Setting("output_dir", str(run.path)),
                                       Setting("overwrite", True))))
     resume_state = run.resume_state(config.stage) if resume else None
-    if resume and resume_state is None and not run.is_empty() and stage.starts_run:
+    if resume and resume_state is None and not run.is_empty() and starts_run:
         raise RunError(f"run {run.path} has no checkpoint of the {config.stage} stage to resume; "
                        "drop {0}, or set {1} to start again",
                        Setting("resume", True), Setting("overwrite", True))
-    if not stage.starts_run:
+    if not starts_run:
         run.require_model(for_stage="linear")
     elif config.pretrained:
-        from kerascon.zoo import get_pretrained
-
-        get_pretrained(config.pretrained)  # unknown names fail before anything is written
+        pretrained_values(config.to_dict(), given=set())  # unknown names fail before any write
+        if not resume and pretrained_run(config.pretrained) == run.path.resolve():
+            raise RunError(f"run {run.path} cannot start from its own encoder: the new run "
+                           "would replace the one it reads; choose another {0}",
+                           Setting("output_dir"))
     else:
         from kerascon.encoders import get_architecture
 
         get_architecture(config.arch)
-    if chief and stage.starts_run and not resume and not overwrite:
+    if chief and starts_run and not resume and not overwrite:
         _check_new_run(run)  # other workers may see the chief's files already
-    holdout = _holdout(config, run, reuse=resume or not stage.starts_run)
+    holdout = _holdout(config, run, reuse=resume or not starts_run)
     train_source, eval_source = _sources(config, holdout)
     train_data = _train_dataset(config, train_source)
     steps = config.steps_per_epoch or int(train_data.cardinality())
@@ -384,6 +400,8 @@ def run_stage(
             f"than one batch of {config.batch_size}; lower {{0}}", Setting("batch_size"))
     if config.steps_per_epoch:
         train_data = train_data.repeat()
+    if not starts_run and resume_state is None:
+        _check_label_set(train_source, config, run)
     if chief:
         _prepare_run(run, config, resume, overwrite)
         atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
@@ -404,15 +422,17 @@ def run_stage(
             config = _per_feature_learning_rate(config, model)
             _apply_learning_rate(model.optimizer, _schedule(config, steps))
         else:
-            if not stage.starts_run:
+            if not starts_run:
                 keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
                 model = load_model(run.model_path)
                 model.set_stage(config.stage, num_classes=train_source.num_classes)
             else:
                 model = _new_model(config, train_source.num_classes, steps)
+                if config.pretrained:  # the head is the pretrained one, or the entry's size
+                    config = config.replace(**recorded_model_values(model))
             config = _per_feature_learning_rate(config, model)
             model.compile(optimizer=_optimizer(config, steps))
-    if chief and config.lr_per_feature:  # record the learning rate the stage trains with
+    if chief and (config.lr_per_feature or config.pretrained):  # what the stage really trains
         atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
     all_callbacks = list(callbacks)
