@@ -337,6 +337,7 @@ CONVERT_EXAMPLES = """\b
 Examples:
   kerascon zoo convert last.pth --layout supcontrast --arch resnet50 --output model.keras
   kerascon zoo convert resnet18.pth --layout torchvision --classifier --output r18.keras
+  kerascon zoo convert resnet20.th --layout cifar_resnet --classifier --output r20.keras
 """
 
 

@@ -97,6 +97,38 @@ def python_words(hint) -> str:
     return str(hint)
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Edits from ``a`` to ``b``: insert, delete, replace, or swap two neighbours (one edit)."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                             previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def closest_names(name, known, n: int = 1, cutoff: float = 0.6) -> list:
+    """Up to ``n`` of the ``known`` names that ``name`` was probably meant to be.
+
+    difflib's close matches, ranked by edit distance (a swap of two neighbouring characters
+    counts as one edit), so a transposition such as ``resnet05`` finds ``resnet50`` before
+    ``resnet56``.
+
+    Example:
+        >>> closest_names("resnet05", ["resnet18", "resnet50", "resnet56"])
+        ['resnet50']
+    """
+    import difflib
+
+    name = str(name)
+    matches = difflib.get_close_matches(name, list(known), n=max(2 * n, 6), cutoff=cutoff)
+    return sorted(matches, key=lambda match: _edit_distance(name, match))[:n]
+
+
 class KerasconError(Exception):
     """Base of kerascon's errors on bad input: ``"problem; fix"`` with structured hints.
 
@@ -159,9 +191,7 @@ class UnknownArchitectureError(KerasconError, ValueError):
             >>> str(UnknownArchitectureError.for_name("resnet81", ["resnet18", "resnet50"]))
             "unknown architecture 'resnet81'; did you mean 'resnet18'? see kerascon.encoders.list_architectures()"
         """
-        import difflib
-
-        close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+        close = closest_names(name, known)
         listing = Step("list_architectures")
         if close:
             return cls(f"unknown architecture {name!r}; did you mean {close[0]!r}? see {{0}}",

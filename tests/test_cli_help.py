@@ -82,7 +82,7 @@ def test_zoo_list_in_a_pipe_keeps_whole_names():
     assert [line.split("\t")[0] for line in plain[1:]] == list_pretrained()
     listing = json.loads(_run("zoo", "list", "resnet1*", "--format", "json"))
     assert [row["name"] for row in listing["architectures"]] == ["resnet18", "resnet101",
-                                                                 "resnet152"]
+                                                                 "resnet110", "resnet152"]
     assert [row["name"] for row in listing["pretrained"]] == list_pretrained("resnet1*")
     assert listing["architectures"][0]["features"] == 512
 

@@ -147,4 +147,4 @@ def test_help_loads_no_tensorflow(command):
 def test_zoo_convert_help_prints_no_tensorflow_log():
     status, stdout, lines, loaded = run_cli("zoo", "convert", "--help")
     assert status == 0 and not loaded and lines == []
-    assert "[supcontrast|torchvision]" in stdout and "Examples:" in stdout
+    assert "[supcontrast|torchvision|cifar_resnet]" in stdout and "Examples:" in stdout

@@ -105,10 +105,10 @@ def test_spec_is_frozen():
 
 def test_unknown_name_suggests_close_match():
     with pytest.raises(UnknownArchitectureError) as info:
-        get_architecture("resnt50")  # not "resnet05": the CIFAR resnet56 is as close to that
+        get_architecture("resnet05")
     msg = str(info.value)
     assert "\n" not in msg
-    assert "'resnt50'" in msg
+    assert "'resnet05'" in msg
     assert "did you mean 'resnet50'?" in msg
     assert "list_architectures()" in msg
     with pytest.raises(ValueError, match="resnet18"):

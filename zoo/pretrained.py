@@ -48,12 +48,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import re
 from typing import Optional
 
-from kerascon.errors import KerasconError, Step
+from kerascon.errors import KerasconError, Step, closest_names
 
 __all__ = [
     "FORMATS",
@@ -344,7 +343,7 @@ def get_pretrained(name):
         return _PRETRAINED[name]
     except (KeyError, TypeError):
         pass
-    close = difflib.get_close_matches(str(name), list(_PRETRAINED), n=3, cutoff=0.6)
+    close = closest_names(name, _PRETRAINED, n=3)
     if close:
         hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
     elif not _PRETRAINED:
