@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -37,6 +38,32 @@ Examples:
   # options from a YAML file (same keys as the options); options on the line win
   kerascon train --config supcon.yaml --output runs/a --json
 """
+
+
+def _nothing_to_resume(run_dir) -> str:
+    """Why ``--run RUN --resume`` has nothing to continue, with a fix that works."""
+    from kerascon.ownership import folder_contents
+    from kerascon.runs.directory import RunDirectory
+
+    if not Path(run_dir).is_dir():
+        return (f"run directory {run_dir} does not exist, so there is nothing to resume; start "
+                f"a new run with --output {run_dir}")
+    if RunDirectory(run_dir).is_empty():
+        return (f"run directory {run_dir} holds no training stage, so there is nothing to "
+                f"resume; start a new run with --output {run_dir}")
+    return (f"{run_dir} is not a kerascon run (it holds {folder_contents(run_dir)}), so there "
+            "is nothing to resume; start a new run in a new or empty folder: --output DIR")
+
+
+def _interrupted(target, stage: str) -> str:
+    """The line for training stopped at once (a second Ctrl-C): what is kept, what works next."""
+    from kerascon.runs.directory import RunDirectory
+
+    if RunDirectory(target).has_checkpoint(stage):
+        return (f"Interrupted: the last checkpoint of the {stage} stage is kept; continue with "
+                f"kerascon train --run {target} --resume")
+    return ("Interrupted before the first checkpoint: nothing was kept, so there is nothing to "
+            "resume; run the same command again to start over")
 
 
 @click.command(epilog=EXAMPLES)
@@ -140,9 +167,7 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
             raise click.UsageError(f"--stage {config.stage} needs --output RUN_DIR (or --run "
                                    "RUN_DIR --resume to continue one)")
         if run_dir and not (Path(run_dir) / "stages").is_dir():  # --run: an existing run
-            what = "does not exist" if not Path(run_dir).is_dir() else "holds no training stage"
-            raise RunError(f"run directory {run_dir} {what}, so there is nothing to resume; "
-                           f"start a new run with --output {run_dir}")
+            raise RunError(_nothing_to_resume(run_dir))
 
     callbacks = []
     if not quiet and not as_json:
@@ -150,7 +175,12 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
 
         views = config.views if STAGES[config.stage].multiview else 1
         callbacks.append(RichProgress(images_per_step=config.batch_size * views))
-    metrics = run_stage(config, target, resume=resume, overwrite=overwrite, callbacks=callbacks)
+    try:
+        metrics = run_stage(config, target, resume=resume, overwrite=overwrite,
+                            callbacks=callbacks)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once
+        click.echo(_interrupted(target, config.stage), err=True)
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps({"run": str(target), "stage": config.stage, **metrics}))
         return

@@ -34,6 +34,7 @@ import keras
 
 from kerascon.atomic_files import DiskFullError, atomic_path, atomic_write_json, atomic_write_text
 from kerascon.errors import RunError, Setting, Step
+from kerascon.ownership import RUN_MARKER, folder_contents, is_run
 from kerascon.stages import STAGE_NAMES, STAGES
 
 __all__ = ["RunDirectory", "RunError", "EpochCheckpoint", "ResumePoint", "STAGE_NAMES"]
@@ -105,7 +106,18 @@ class RunDirectory:
         return self.stage_dir(stage) / "checkpoint.prev.json"
 
     def is_empty(self) -> bool:
-        return not self.path.exists() or not any(self.path.iterdir())
+        """Whether the directory is missing or holds nothing but its run marker."""
+        return not self.path.exists() or all(entry.name == RUN_MARKER
+                                             for entry in self.path.iterdir())
+
+    def is_run(self) -> bool:
+        """Whether the directory is a kerascon run (:func:`kerascon.ownership.is_run`)."""
+        return is_run(self.path)
+
+    def has_checkpoint(self, stage: str) -> bool:
+        """Whether ``stage`` has written a checkpoint (intact or not) that a resume could use."""
+        return any(path.is_file() for path in (self.checkpoint_state_path(stage),
+                                               self.previous_checkpoint_state_path(stage)))
 
     def metrics_csv_path(self, stage: str) -> Path:
         return self.stage_dir(stage) / "metrics.csv"
@@ -123,10 +135,18 @@ class RunDirectory:
                                Step("train", (Setting("run_dir", str(self.path)),
                                               Setting("stage", unfinished),
                                               Setting("resume", True))))
+            if not self.is_empty() and not self.is_run():
+                # A folder of other files: training into it would be refused (and must not
+                # be suggested: replacing it would delete those files).
+                raise RunError(f"{self.path} is not a kerascon run (it holds "
+                               f"{folder_contents(self.path)}, and no "
+                               f"{RUN_MARKER}); pass the {{0}} of a training run",
+                               Setting("output_dir"))
             need = "an encoder for the linear stage" if for_stage == "linear" else "a model"
             raise RunError(f"run {self.path} has no model.keras, so it has no {need}; train "
                            "its first stage with {0}",
-                           Step("train", (Setting("output_dir", str(self.path)),)))
+                           Step("train", (Setting("output_dir", str(self.path)),) +
+                                ((Setting("overwrite", True),) if not self.is_empty() else ())))
         return self.model_path
 
     def finished_stages(self) -> list:
@@ -285,13 +305,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 kept, then = f"the checkpoint at {_where(*self.saved)} is intact", "continue"
                 fix = Step("train", (Setting("run_dir", str(self.run.path)),
                                      Setting("resume", True)))
-            else:
-                kept, then, fix = "no earlier checkpoint exists", "start again", \
-                    Step("train", (Setting("output_dir", str(self.run.path)),
-                                   Setting("overwrite", True)))
+            else:  # the stage's files are removed (kerascon.runs.training): start again
+                kept, then, fix = "no earlier checkpoint exists", "run the same command again", None
             full = DiskFullError(f"no space left on device while writing checkpoint {path} "
                                  f"({_where(epoch, step)}); {kept} and no partial file is left: "
-                                 f"free space on that disk, then {then} with {{0}}", fix)
+                                 f"free space on that disk, then {then}"
+                                 + (" with {0}" if fix else ""), *((fix,) if fix else ()))
             full.errno = error.errno
             raise full from error
         self.saved = (epoch, step)

@@ -23,9 +23,16 @@ from kerascon.data.dispatch import load_source
 from kerascon.data.holdout import HoldOut
 from kerascon.data.pipeline import multiview_dataset, single_view_dataset
 from kerascon.distribute import is_chief, resolve_strategy
-from kerascon.errors import ConfigError, DataError, Setting, Step
+from kerascon.errors import ConfigError, DataError, Placeholder, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
+from kerascon.ownership import (
+    OwnershipError,
+    folder_contents,
+    protected_reason,
+    require_removable_run,
+    write_run_marker,
+)
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
@@ -293,24 +300,68 @@ def _pretrained_defaults(values: dict, given: set) -> dict:
 
 # ----------------------------------------------------------------------------- training
 
-def _check_new_run(run: RunDirectory):
-    if not run.is_empty():
-        raise RunError(
-            f"run directory {run.path} already exists and is not empty; set {{0}} to "
-            "continue it, {1} to replace it, or choose another {2}",
-            Setting("resume", True), Setting("overwrite", True), Setting("output_dir"))
+def _data_paths(config: TrainConfig) -> tuple:
+    """The paths training reads (a data folder or file, a data directory), to protect them."""
+    return tuple(str(value) for value in (config.data, config.data_dir) if value)
+
+
+def _check_new_run(run: RunDirectory, config: TrainConfig):
+    """A new run goes into a new or empty folder; otherwise one line saying what would work."""
+    if run.is_empty():
+        return
+    another = Setting("output_dir", Placeholder("DIR"))
+    if not run.is_run():
+        raise OwnershipError(
+            f"{run.path} already exists and is not a kerascon run (it holds "
+            f"{folder_contents(run.path)}); a new run goes into a new or empty folder: choose "
+            "another {0}", another)
+    fixes, words = [], []
+    unfinished = run.unfinished_stage()
+    if unfinished is not None and run.has_checkpoint(unfinished):
+        fixes.append(Setting("resume", True))
+        words.append("continue it with {%d}" % (len(fixes) - 1))
+    if protected_reason(run.path, _data_paths(config)) is None:
+        fixes.append(Setting("overwrite", True))
+        words.append("replace it with {%d}" % (len(fixes) - 1))
+    fixes.append(another)
+    words.append("choose another {%d}" % (len(fixes) - 1))
+    raise RunError(f"run directory {run.path} already exists and is not empty; "
+                   + ", ".join(words[:-1]) + (", or " if len(words) > 1 else "") + words[-1],
+                   *fixes)
 
 
 def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite: bool):
-    if STAGES[config.stage].starts_run and not resume and not run.is_empty():
-        if not overwrite:
-            _check_new_run(run)
-        shutil.rmtree(run.path)
+    if STAGES[config.stage].starts_run and not resume:
+        if not run.is_empty():
+            if not overwrite:
+                _check_new_run(run, config)
+            require_removable_run(run.path, data_paths=_data_paths(config))
+            shutil.rmtree(run.path)
+        write_run_marker(run.path)  # before anything else goes into the run
     run.remove_temporaries()  # left behind by a writer that was killed
     stage_dir = run.stage_dir(config.stage)
     if not resume and stage_dir.exists():
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _undo_failed_start(run: RunDirectory, stage: str, existed: bool) -> None:
+    """Remove what a start that failed before its first checkpoint wrote.
+
+    A stage that starts a run removes the run (only this call created its marker, so it
+    is ours; a folder that existed before, empty, is emptied again); a later stage (linear)
+    removes its stage folder. The same command then starts again.
+    """
+    if run.has_checkpoint(stage):
+        return
+    if STAGES[stage].starts_run:
+        if existed:
+            for entry in list(run.path.iterdir()):
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        else:
+            shutil.rmtree(run.path, ignore_errors=True)
+    else:
+        shutil.rmtree(run.stage_dir(stage), ignore_errors=True)
 
 
 def run_stage(
@@ -352,6 +403,11 @@ def run_stage(
                                       Setting("overwrite", True))))
     resume_state = run.resume_state(config.stage) if resume else None
     if resume and resume_state is None and not run.is_empty() and stage.starts_run:
+        if not run.is_run():
+            raise OwnershipError(f"{run.path} is not a kerascon run (it holds "
+                                 f"{folder_contents(run.path)}), so there is nothing to resume; "
+                                 "start a new run in another {0}",
+                                 Setting("output_dir", Placeholder("DIR")))
         raise RunError(f"run {run.path} has no checkpoint of the {config.stage} stage to resume; "
                        "drop {0}, or set {1} to start again",
                        Setting("resume", True), Setting("overwrite", True))
@@ -365,8 +421,15 @@ def run_stage(
         from kerascon.encoders import get_architecture
 
         get_architecture(config.arch)
-    if chief and stage.starts_run and not resume and not overwrite:
-        _check_new_run(run)  # other workers may see the chief's files already
+    if chief and stage.starts_run and not resume:
+        if overwrite:  # what a new run would delete: only a run, never the user's files
+            require_removable_run(run.path, data_paths=_data_paths(config))
+        else:
+            _check_new_run(run, config)  # other workers may see the chief's files already
+    if not stage.starts_run and not run.is_run():
+        raise OwnershipError(f"{run.path} is not a kerascon run (it holds "
+                             f"{folder_contents(run.path)}); pass the {{0}} of a training run",
+                             Setting("output_dir"))
     holdout = _holdout(config, run, reuse=resume or not stage.starts_run)
     train_source, eval_source = _sources(config, holdout)
     train_data = _train_dataset(config, train_source)
@@ -377,55 +440,65 @@ def run_stage(
             f"than one batch of {config.batch_size}; lower {{0}}", Setting("batch_size"))
     if config.steps_per_epoch:
         train_data = train_data.repeat()
-    if chief:
-        _prepare_run(run, config, resume, overwrite)
-        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
-        if train_source.holdout is not None:  # which files went where, for later stages
-            atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
-                "data": config.data, "train_dataset": train_source.name,
-                "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
+    # Until its first checkpoint a new run (or stage) is undone if anything fails, so the
+    # same command can start again: no half-made run that blocks the retry.
+    existed = run.path.is_dir() and run.is_empty()
+    created = False
+    try:
+        if chief:
+            _prepare_run(run, config, resume, overwrite)
+            created = not resume  # this call wrote the run's marker or the stage folder
+            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+            if train_source.holdout is not None:  # which files went where, for later stages
+                atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
+                    "data": config.data, "train_dataset": train_source.name,
+                    "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
 
-    initial_epoch, initial_step, epoch_logs = 0, 0, []
-    with strategy.scope():
-        if resume_state is not None:
-            checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
-            model = load_model(checkpoint)
-            config = _per_feature_learning_rate(config, model)
-            _apply_learning_rate(model.optimizer, _schedule(config, steps))
-        else:
-            if not stage.starts_run:
-                keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
-                model = load_model(run.model_path)
-                model.set_stage(config.stage, num_classes=train_source.num_classes)
+        initial_epoch, initial_step, epoch_logs = 0, 0, []
+        with strategy.scope():
+            if resume_state is not None:
+                checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
+                model = load_model(checkpoint)
+                config = _per_feature_learning_rate(config, model)
+                _apply_learning_rate(model.optimizer, _schedule(config, steps))
             else:
-                model = _new_model(config, train_source.num_classes, steps)
-            config = _per_feature_learning_rate(config, model)
-            model.compile(optimizer=_optimizer(config, steps))
-    if chief and config.lr_per_feature:  # record the learning rate the stage trains with
-        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+                if not stage.starts_run:
+                    keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
+                    model = load_model(run.model_path)
+                    model.set_stage(config.stage, num_classes=train_source.num_classes)
+                else:
+                    model = _new_model(config, train_source.num_classes, steps)
+                config = _per_feature_learning_rate(config, model)
+                model.compile(optimizer=_optimizer(config, steps))
+        if chief and config.lr_per_feature:  # record the learning rate the stage trains with
+            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
-    all_callbacks = list(callbacks)
-    checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
-                                   saved=(initial_epoch, initial_step) if resume_state else None)
-    if chief:
-        stage_dir = run.stage_dir(config.stage)
-        checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
-        all_callbacks += [
-            checkpointer,
-            keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
-        ]
-    history = {}
-    with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
-        for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
-                                                            config.epochs, steps):
-            guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
-                                  step_offset=offset, run_dir=run.path, stage=config.stage,
-                                  batch_size=config.batch_size, lr=config.lr)
-            history = model.fit(
-                train_data, epochs=last, initial_epoch=first,
-                steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
-                callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
-            ).history
+        all_callbacks = list(callbacks)
+        checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
+                                       saved=(initial_epoch, initial_step) if resume_state else None)
+        if chief:
+            stage_dir = run.stage_dir(config.stage)
+            checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
+            all_callbacks += [
+                checkpointer,
+                keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
+            ]
+        history = {}
+        with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
+            for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
+                                                                config.epochs, steps):
+                guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
+                                      step_offset=offset, run_dir=run.path, stage=config.stage,
+                                      batch_size=config.batch_size, lr=config.lr)
+                history = model.fit(
+                    train_data, epochs=last, initial_epoch=first,
+                    steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
+                    callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
+                ).history
+    except BaseException:
+        if created:
+            _undo_failed_start(run, config.stage, existed)
+        raise
     # A stage resumed after its last checkpoint trains no epoch: report that epoch's logs.
     last = {k: v[-1] for k, v in history.items()} or \
         (checkpointer.history[-1] if checkpointer.history else {})
