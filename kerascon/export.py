@@ -123,7 +123,7 @@ def export_saved_model(model, path, *, image_size: int) -> Path:
 def _write_archive(archive, path) -> Path:
     """Write ``archive`` as a marked export at ``path``, atomically, where that is allowed.
 
-    ``path`` must be new, an empty folder, an earlier kerascon export or a run's own
+    ``path`` must be new, an empty folder, an earlier export by kerascon or a run's own
     ``export`` folder (:func:`kerascon.ownership.require_export_destination`).
     """
     require_export_destination(path, kind="savedmodel")
@@ -196,7 +196,7 @@ def export_embedding_model(encoder, path, *, normalize=True) -> Path:
     Args:
         encoder: a functional or Sequential ``keras.Model`` returning [batch, dim] (or a
             dict with an ``"embedding"`` entry, such as a SupConModel's outputs).
-        path: the SavedModel directory to write: new, empty, or an earlier kerascon export
+        path: the SavedModel directory to write: new, empty, or an earlier export by kerascon
             (replaced as a whole); a folder of other files is refused.
         normalize: L2-normalise the served embeddings (for cosine / dot-product search).
 

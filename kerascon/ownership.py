@@ -92,7 +92,7 @@ def write_run_marker(path) -> Path:
 
 
 def write_export_marker(folder) -> Path:
-    """Mark ``folder`` (a SavedModel being written) as a kerascon export."""
+    """Mark ``folder`` (a SavedModel being written) as an export written by kerascon."""
     return atomic_write_json(Path(folder) / EXPORT_MARKER, export_marker())
 
 
@@ -132,7 +132,7 @@ def is_run(path) -> bool:
 
 
 def is_export(path) -> bool:
-    """Whether ``path`` is an earlier kerascon export (a marked folder or ``.keras`` file)."""
+    """Whether ``path`` is an export kerascon wrote earlier (a marked folder or ``.keras`` file)."""
     path = Path(path)
     if path.is_dir():
         return (path / EXPORT_MARKER).is_file()
@@ -247,7 +247,7 @@ def require_export_destination(path, *, kind: str = "savedmodel") -> None:
     """Raise a one-line :class:`OwnershipError` unless an export may be written to ``path``.
 
     A SavedModel (``kind="savedmodel"``) goes into a new or empty folder, or replaces an
-    earlier kerascon export; a ``.keras`` file (``kind="keras"``) goes to a new path or
+    export kerascon wrote earlier; a ``.keras`` file (``kind="keras"``) goes to a new path or
     replaces an earlier ``.keras`` export. A run's own exports (``RUN/export``,
     ``RUN/export.keras``, ``RUN/encoder/encoder.keras``) may always be rewritten. Never:
     a run itself or another place inside a run, a regular file replaced by a folder (or
@@ -290,7 +290,7 @@ def require_export_destination(path, *, kind: str = "savedmodel") -> None:
             raise OwnershipError(f"{path} is a file, and a SavedModel (a folder) never replaces "
                                  f"a file; {fix}")
         if any(path.iterdir()) and not is_export(path):
-            raise OwnershipError(f"{path} is not empty and is not an earlier kerascon export (it "
+            raise OwnershipError(f"{path} is not empty and is not an export kerascon wrote (it "
                                  f"holds {folder_contents(path)}, and no {EXPORT_MARKER}); {fix}, or "
                                  "delete that folder yourself")
         return
@@ -298,5 +298,5 @@ def require_export_destination(path, *, kind: str = "savedmodel") -> None:
         raise OwnershipError(f"{path} is a folder, and a .keras export (a file) never replaces a "
                              f"folder; {fix}")
     if not is_export(path):
-        raise OwnershipError(f"{path} exists and is not an earlier kerascon .keras export; {fix}, "
+        raise OwnershipError(f"{path} exists and is not a .keras export kerascon wrote; {fix}, "
                              "or delete that file yourself")
