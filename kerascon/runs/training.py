@@ -337,7 +337,8 @@ def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite
                 _check_new_run(run, config)
             require_removable_run(run.path, data_paths=_data_paths(config))
             shutil.rmtree(run.path)
-        write_run_marker(run.path)  # before anything else goes into the run
+    if STAGES[config.stage].starts_run and run.is_empty():
+        write_run_marker(run.path)  # a new run: before anything else goes into it
     run.remove_temporaries()  # left behind by a writer that was killed
     stage_dir = run.stage_dir(config.stage)
     if not resume and stage_dir.exists():
@@ -447,7 +448,8 @@ def run_stage(
     try:
         if chief:
             _prepare_run(run, config, resume, overwrite)
-            created = not resume  # this call wrote the run's marker or the stage folder
+            # This call starts the stage afresh: it wrote the run's marker or the stage folder.
+            created = resume_state is None
             atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
             if train_source.holdout is not None:  # which files went where, for later stages
                 atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
