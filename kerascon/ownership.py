@@ -33,6 +33,7 @@ from kerascon.stages import STAGE_NAMES
 __all__ = [
     "EXPORT_MARKER",
     "MARKER_FORMAT",
+    "REPORT_MARKER",
     "RUN_MARKER",
     "OwnershipError",
     "export_marker",
@@ -44,13 +45,16 @@ __all__ = [
     "protected_reason",
     "require_export_destination",
     "require_removable_run",
+    "require_report_destination",
     "run_marker",
     "write_export_marker",
+    "write_report_marker",
     "write_run_marker",
 ]
 
 RUN_MARKER = "kerascon-run.json"
 EXPORT_MARKER = "kerascon-export.json"
+REPORT_MARKER = "kerascon-report.json"
 #: Version of the markers' content; readers accept any version.
 MARKER_FORMAT = 1
 
@@ -94,6 +98,11 @@ def write_run_marker(path) -> Path:
 def write_export_marker(folder) -> Path:
     """Mark ``folder`` (a SavedModel being written) as an export written by kerascon."""
     return atomic_write_json(Path(folder) / EXPORT_MARKER, export_marker())
+
+
+def write_report_marker(folder) -> Path:
+    """Mark ``folder`` as a report written by kerascon (its files may be rewritten)."""
+    return atomic_write_json(Path(folder) / REPORT_MARKER, _marker("report"))
 
 
 def mark_keras_export(path) -> Path:
@@ -300,3 +309,30 @@ def require_export_destination(path, *, kind: str = "savedmodel") -> None:
     if not is_export(path):
         raise OwnershipError(f"{path} exists and is not a .keras export kerascon wrote; {fix}, "
                              "or delete that file yourself")
+
+
+def require_report_destination(path) -> None:
+    """Raise a one-line :class:`OwnershipError` unless a report may be written into ``path``.
+
+    A report (``index.html`` and PNG figures) goes into a new or empty folder, or a folder
+    that holds an earlier report (its marker, or nothing but an ``index.html`` and PNG
+    files), whose files it replaces; never into the current directory, its parents, the
+    home directory or a filesystem root.
+
+    Example:
+        >>> require_report_destination("report/")    # new, or an earlier report: it passes
+    """
+    path = Path(path)
+    fix = "write the report to a new or empty folder"
+    reason = protected_reason(path)
+    if reason is not None:
+        raise OwnershipError(f"{path} is {reason}, which a report never writes into; {fix}")
+    if not path.is_dir() or not any(path.iterdir()) or (path / REPORT_MARKER).is_file():
+        return  # new, empty, a file (refused by the report itself) or an earlier report
+    names = [entry.name for entry in path.iterdir()]
+    if "index.html" in names and all(name == "index.html" or name.endswith(".png")
+                                     or _is_leftover(name) for name in names):
+        return  # a report written before markers existed
+    raise OwnershipError(f"{path} is not empty and is not a report kerascon wrote (it holds "
+                         f"{folder_contents(path)}, and no {REPORT_MARKER}); {fix}, or delete "
+                         "that folder yourself")

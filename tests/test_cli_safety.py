@@ -262,3 +262,24 @@ def test_keras_load_model_after_import_kerascon_in_a_fresh_process(run):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-3:] == ["SupConModel", "CoupledDecaySGD", "Functional"]
+
+
+# ------------------------------------------------------------------------ report
+
+def test_report_writes_only_into_a_new_folder_or_an_earlier_report(run, documents):
+    (documents / "site").mkdir()
+    (documents / "site" / "index.html").write_text("<p>my home page</p>\n")
+    (documents / "site" / "style.css").write_text("p {}\n")
+    before = tree(documents)
+    assert refused("report", run, "--output", "site") == (
+        "Error: site is not empty and is not a report kerascon wrote (it holds index.html, "
+        "style.css, and no kerascon-report.json); write the report to a new or empty folder, or "
+        "delete that folder yourself")
+    assert refused("report", run, "--output", ".") == (
+        "Error: . is the current directory, which a report never writes into; write the report "
+        "to a new or empty folder")
+    assert tree(documents) == before
+    for _ in range(2):  # a new folder, then the same one again: the earlier report is replaced
+        trained("report", run, "--output", "report")
+        assert (documents / "report" / "index.html").is_file()
+        assert (documents / "report" / "kerascon-report.json").is_file()
