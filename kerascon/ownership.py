@@ -39,6 +39,7 @@ __all__ = [
     "export_marker",
     "folder_contents",
     "is_export",
+    "is_kerascon_entry",
     "is_legacy_run",
     "is_run",
     "mark_keras_export",
@@ -115,6 +116,11 @@ def mark_keras_export(path) -> Path:
 def _is_leftover(name: str) -> bool:
     """A temporary file or folder an atomic writer left behind (``.NAME.*.tmp*``, ``.NAME.old``)."""
     return name.startswith(".") and (".tmp" in name or name.endswith(".old"))
+
+
+def is_kerascon_entry(name: str) -> bool:
+    """Whether a run's entry ``name`` is one kerascon writes (its marker, files, leftovers)."""
+    return name == RUN_MARKER or name in LEGACY_RUN_ENTRIES or _is_leftover(name)
 
 
 def is_legacy_run(path) -> bool:

@@ -29,6 +29,7 @@ from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.ownership import (
     OwnershipError,
     folder_contents,
+    is_kerascon_entry,
     protected_reason,
     require_removable_run,
     write_run_marker,
@@ -349,20 +350,23 @@ def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite
 def _undo_failed_start(run: RunDirectory, stage: str, existed: bool) -> None:
     """Remove what a start that failed before its first checkpoint wrote.
 
-    A stage that starts a run removes the run (only this call created its marker, so it
-    is ours; a folder that existed before, empty, is emptied again); a later stage (linear)
-    removes its stage folder. The same command then starts again.
+    A stage that starts a run removes the run's files (kerascon's own entries only) and
+    the folder itself when this call created it (a folder that existed, empty, stays); a
+    later stage (linear) removes its stage folder. The same command then starts again.
     """
     if run.has_checkpoint(stage):
         return
-    if STAGES[stage].starts_run:
-        if existed:
-            for entry in list(run.path.iterdir()):
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-        else:
-            shutil.rmtree(run.path, ignore_errors=True)
-    else:
+    if not STAGES[stage].starts_run:
         shutil.rmtree(run.stage_dir(stage), ignore_errors=True)
+        return
+    for entry in list(run.path.iterdir()) if run.path.is_dir() else ():
+        if is_kerascon_entry(entry.name):
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    if not existed:
+        try:
+            run.path.rmdir()
+        except OSError:  # something else appeared in it meanwhile: left as it is
+            pass
 
 
 def run_stage(
