@@ -247,12 +247,18 @@ def test_ctrl_c_before_the_first_checkpoint_then_the_same_command(tmp_path, monk
 
 # ------------------------------------------------------------------------ Keras' own loader
 
-def test_keras_load_model_after_import_kerascon_in_a_fresh_process(run):
+@pytest.mark.parametrize("first_import", [
+    "import kerascon",
+    # A kerascon module that imports Keras itself: registration waits until it has loaded.
+    "import kerascon.losses",
+])
+def test_keras_load_model_after_import_kerascon_in_a_fresh_process(run, first_import):
     trained("freeze", "--run", run)
-    code = textwrap.dedent("""
+    light = "assert 'tensorflow' not in sys.modules" if first_import == "import kerascon" else ""
+    code = textwrap.dedent(f"""
         import sys
-        import kerascon
-        assert "tensorflow" not in sys.modules  # import kerascon stays light
+        {first_import}
+        {light}
         import keras
         model = keras.models.load_model(sys.argv[1] + "/model.keras")
         encoder = keras.models.load_model(sys.argv[1] + "/encoder/encoder.keras")
