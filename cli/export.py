@@ -31,7 +31,8 @@ def _signatures(path, with_classifier: bool, run_dir) -> str:
 @click.command(epilog=EXAMPLES)
 @run_option
 @click.option("--output", "output", type=click.Path(), default=None,
-              help="Destination (default: RUN/export, or RUN/export.keras with --format keras).")
+              help="Destination (default: RUN/export, or RUN/export.keras with --format keras): "
+                   "a new or empty folder, or an earlier export (never a run or other files).")
 @click.option("--format", "export_format", type=click.Choice(["savedmodel", "keras"]),
               default="savedmodel", show_default=True)
 @click.option("--include-untrained-classifier", is_flag=True, default=False,
@@ -45,17 +46,23 @@ def export(run_dir, output, export_format, include_untrained_classifier):
     classifier (linear, joint or ce); the projection signature returns the projection.
     """
     check_existing_run(run_dir)  # before TensorFlow loads
+
+    from kerascon.ownership import require_export_destination
+
+    if output is None:
+        output = Path(run_dir) / ("export.keras" if export_format == "keras" else "export")
+    # Before TensorFlow loads: an export writes only where it replaces nothing of the user's.
+    require_export_destination(output, kind=export_format)
     import_tensorflow_quietly()
     from kerascon.export import classifier_is_trained, export_keras, export_saved_model
     from kerascon.runs.records import image_size_of, load_run_model
 
     model = load_run_model(run_dir)
     if export_format == "keras":
-        path = export_keras(model, output or Path(run_dir) / "export.keras")
+        path = export_keras(model, output)
         click.echo(f"exported {export_format} to {path}")
         return
     with_classifier = classifier_is_trained(model) or include_untrained_classifier
-    path = export_saved_model(model, output or Path(run_dir) / "export",
-                              image_size=image_size_of(run_dir),
+    path = export_saved_model(model, output, image_size=image_size_of(run_dir),
                               include_classifier=with_classifier)
     click.echo(_signatures(path, with_classifier, run_dir))

@@ -59,9 +59,9 @@ class KerasconGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click prints usage errors itself and exits with 2
         except KeyboardInterrupt:
-            click.echo("Interrupted: the last checkpoint (of an epoch, or of the step where a "
-                       "first Ctrl-C stopped training) is kept; rerun with --resume to continue.",
-                       err=True)
+            # Training says itself what it kept (cli/train.py); elsewhere nothing is half
+            # written (every write is atomic), and there is nothing to resume.
+            click.echo("Interrupted.", err=True)
             sys.exit(130)
         except Exception as error:  # noqa: BLE001 - the CLI's single error boundary
             if (ctx.obj or {}).get("debug"):

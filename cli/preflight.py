@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from kerascon.errors import RunError, Setting
+from kerascon.errors import RunError
 
 __all__ = ["check_existing_run", "check_new_output", "check_train"]
 
@@ -22,25 +22,55 @@ __all__ = ["check_existing_run", "check_new_output", "check_train"]
 _LINEAR = "linear"
 
 
-def check_existing_run(run_dir) -> None:
-    """--run must name an existing directory (the library's words for a missing run)."""
-    if run_dir is not None and not Path(run_dir).is_dir():
-        raise RunError(f"run directory {Path(run_dir)} does not exist; pass the {{0}} of a "
-                       "training run", Setting("output_dir"))
+def check_existing_run(run_dir, for_stage=None) -> None:
+    """--run must name a run with a model: the library's own check (it needs no Keras)."""
+    if run_dir is not None:
+        from kerascon.runs.directory import RunDirectory
+
+        RunDirectory(run_dir).require_model(for_stage=for_stage)
 
 
-def check_new_output(output_dir, *, resume: bool, overwrite: bool) -> None:
-    """A new run goes into a new or empty folder unless --resume or --overwrite is given.
+def check_new_output(output_dir, *, resume: bool, overwrite: bool, data_paths=()) -> None:
+    """A new run goes into a new or empty folder, or replaces a run (never the user's files).
 
-    The library (:func:`kerascon.runs.training.run_stage`) decides what ``--overwrite``
-    may replace; this check only answers the plain case early, in its words.
+    The library's own checks (:meth:`RunDirectory.require_new_run`,
+    :func:`kerascon.ownership.require_removable_run`), made before TensorFlow loads; the
+    library makes them again before it writes anything.
     """
-    path = Path(output_dir)
-    if resume or overwrite or not path.exists() or (path.is_dir() and not any(path.iterdir())):
+    from kerascon.ownership import require_removable_run
+    from kerascon.runs.directory import RunDirectory
+
+    run = RunDirectory(output_dir)
+    if resume or run.is_empty():
         return
-    raise RunError(f"run directory {path} already exists and is not empty; set {{0}} to "
-                   "continue it, {1} to replace it, or choose another {2}",
-                   Setting("resume", True), Setting("overwrite", True), Setting("output_dir"))
+    if overwrite:
+        require_removable_run(run.path, data_paths=data_paths)
+    else:
+        run.require_new_run(data_paths)
+
+
+def _data_paths(values: dict) -> tuple:
+    """The paths a run would read, as the library protects them (absolute when they exist)."""
+    import os
+
+    paths = (values.get("data"), values.get("data_dir"))
+    return tuple(os.path.abspath(os.path.expanduser(str(p))) if os.path.exists(os.path.expanduser(str(p)))
+                 else str(p) for p in paths if p)
+
+
+def _nothing_to_resume(run_dir) -> str:
+    """Why ``--run RUN --resume`` has nothing to continue, with a fix that works."""
+    from kerascon.ownership import folder_contents
+    from kerascon.runs.directory import RunDirectory
+
+    if not Path(run_dir).is_dir():
+        return (f"run directory {run_dir} does not exist, so there is nothing to resume; start "
+                f"a new run with --output {run_dir}")
+    if RunDirectory(run_dir).is_empty():
+        return (f"run directory {run_dir} holds no training stage, so there is nothing to "
+                f"resume; start a new run with --output {run_dir}")
+    return (f"{run_dir} is not a kerascon run (it holds {folder_contents(run_dir)}), so there "
+            "is nothing to resume; start a new run in a new or empty folder: --output DIR")
 
 
 def _file_values(config_file) -> dict:
@@ -67,7 +97,7 @@ def check_train(*, stage, output_dir, run_dir, data, config_file, resume, overwr
         if not run_dir:
             raise click.UsageError("--stage linear needs --run RUN_DIR (a finished run), or "
                                    "--pretrained NAME_OR_RUN_DIR --output NEW_RUN")
-        check_existing_run(run_dir)
+        check_existing_run(run_dir, for_stage=_LINEAR)
     else:  # a stage that starts a run, or --resume of a run's unfinished stage
         target = output_dir or (run_dir if resume else None)
         if not target:
@@ -76,11 +106,10 @@ def check_train(*, stage, output_dir, run_dir, data, config_file, resume, overwr
                 hint = ": --pretrained starts a new run from its encoder"
             raise click.UsageError(f"--stage {stage or 'contrastive'} needs --output RUN_DIR{hint}")
         if run_dir and not (Path(run_dir) / "stages").is_dir():  # --run: an existing run
-            what = "does not exist" if not Path(run_dir).is_dir() else "holds no training stage"
-            raise RunError(f"run directory {run_dir} {what}, so there is nothing to resume; "
-                           f"start a new run with --output {run_dir}")
+            raise RunError(_nothing_to_resume(run_dir))
         if output_dir:
-            check_new_output(output_dir, resume=resume, overwrite=overwrite)
+            check_new_output(output_dir, resume=resume, overwrite=overwrite,
+                             data_paths=_data_paths(values))
     if values.get("data"):
         from kerascon.data.data_paths import check_data_path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -63,6 +64,17 @@ Examples:
   # options from a YAML file (same keys as the options); options on the line win
   kerascon train --config supcon.yaml --output runs/a --json
 """
+
+
+def _interrupted(target, stage: str) -> str:
+    """The line for training stopped at once (a second Ctrl-C): what is kept, what works next."""
+    from kerascon.runs.directory import RunDirectory
+
+    if RunDirectory(target).has_checkpoint(stage):
+        return (f"Interrupted: the last checkpoint of the {stage} stage is kept; continue with "
+                f"kerascon train --run {target} --resume")
+    return ("Interrupted before the first checkpoint: nothing was kept, so there is nothing to "
+            "resume; run the same command again to start over")
 
 
 @click.command(epilog=EXAMPLES)
@@ -216,7 +228,12 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
         views = config.views if STAGES[config.stage].multiview else 1
         callbacks.append(RichProgress(images_per_step=config.batch_size * views,
                                       total_epochs=config.epochs))
-    metrics = run_stage(config, target, resume=resume, overwrite=overwrite, callbacks=callbacks)
+    try:
+        metrics = run_stage(config, target, resume=resume, overwrite=overwrite,
+                            callbacks=callbacks)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once
+        click.echo(_interrupted(target, config.stage), err=True)
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps({"run": str(target), "stage": config.stage, **metrics}))
         return

@@ -367,10 +367,12 @@ def convert(path, layout, arch, output, stem, width_multiplier, mean, std, class
     from pathlib import Path
 
     from kerascon.atomic_files import atomic_path
+    from kerascon.ownership import mark_keras_export, require_export_destination
     from kerascon.zoo import from_torch
 
     if Path(output).suffix != ".keras":
         raise click.BadParameter(f"{output!r} must end with .keras", param_hint="--output")
+    require_export_destination(output, kind="keras")  # never over a file of the user's
     try:
         model = from_torch(
             path, layout=layout, arch=arch, stem=stem, width_multiplier=width_multiplier,
@@ -380,6 +382,7 @@ def convert(path, layout, arch, output, stem, width_multiplier, mean, std, class
         raise click.ClickException(str(err)) from err
     with atomic_path(output, suffix=".keras") as tmp:
         model.save(tmp)
+        mark_keras_export(tmp)
     head = model.projection_head
     click.echo(
         f"Wrote {output}: {model.encoder.name}, {model.feature_dim}-d features, "

@@ -1,9 +1,10 @@
 """kerascon: Supervised Contrastive Learning for Keras 3 and TensorFlow.
 
 The main names are available at the top level (imported on first use, so that
-``import kerascon`` and the command line start quickly). Keras finds kerascon's classes in
-a ``.keras`` file once their modules are imported: load with :func:`kerascon.load_model`
-(or import ``kerascon.model`` before ``keras.saving.load_model``).
+``import kerascon`` and the command line start quickly). After ``import kerascon``, Keras'
+own ``keras.models.load_model`` loads runs and frozen encoders: kerascon registers its
+classes with Keras as soon as Keras is imported (:mod:`kerascon.saving`);
+:func:`kerascon.load_model` does the same.
 
 Example:
     >>> import numpy as np
@@ -54,3 +55,14 @@ def __getattr__(name):
 
 def __dir__():
     return __all__
+
+
+def _register_with_keras():
+    # Keras finds kerascon's classes in a .keras file once they are registered: now if
+    # Keras is loaded, else as soon as it is (this imports neither Keras nor TensorFlow).
+    from kerascon.saving import register_when_keras_loads
+
+    register_when_keras_loads()
+
+
+_register_with_keras()

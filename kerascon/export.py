@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from kerascon.atomic_files import atomic_directory, atomic_path
 from kerascon.errors import ConfigError, Setting, Step
+from kerascon.ownership import mark_keras_export, require_export_destination, write_export_marker
 from kerascon.stages import STAGES
 
 __all__ = [
@@ -147,8 +148,19 @@ def export_saved_model(model, path, *, image_size: int,
 
     archive.add_endpoint("serving_default", serve, input_signature=[image_spec])
     archive.add_endpoint("projection", project, input_signature=[image_spec])
+    return _write_archive(archive, path)
+
+
+def _write_archive(archive, path) -> Path:
+    """Write ``archive`` as a marked export at ``path``, atomically, where that is allowed.
+
+    ``path`` must be new, an empty folder, an earlier export by kerascon or a run's own
+    ``export`` folder (:func:`kerascon.ownership.require_export_destination`).
+    """
+    require_export_destination(path, kind="savedmodel")
     with atomic_directory(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
+        write_export_marker(tmp)
     return Path(path)
 
 
@@ -215,7 +227,8 @@ def export_embedding_model(encoder, path, *, normalize=True) -> Path:
     Args:
         encoder: a functional or Sequential ``keras.Model`` returning [batch, dim] (or a
             dict with an ``"embedding"`` entry, such as a SupConModel's outputs).
-        path: the SavedModel directory to write (replaced as a whole if it exists).
+        path: the SavedModel directory to write: new, empty, or an earlier export by kerascon
+            (replaced as a whole); a folder of other files is refused.
         normalize: L2-normalise the served embeddings (for cosine / dot-product search).
 
     Returns:
@@ -243,9 +256,7 @@ def export_embedding_model(encoder, path, *, normalize=True) -> Path:
         return {"embedding": embedding}
 
     archive.add_endpoint("serving_default", serve, input_signature=[signature])
-    with atomic_directory(path) as tmp:
-        archive.write_out(str(tmp), verbose=False)
-    return Path(path)
+    return _write_archive(archive, path)
 
 
 def _without_probe_norm(model):
@@ -268,13 +279,17 @@ def export_keras(model, path) -> Path:
     """Save ``model`` in the Keras format (``.keras``) atomically.
 
     A SupConModel with a probe normalization is saved with it folded into the classifier
-    (same logits, no ``probe_norm`` layer) and without its optimizer state.
+    (same logits, no ``probe_norm`` layer) and without its optimizer state. ``path`` must
+    be new, an earlier kerascon ``.keras`` export or a run's own (``RUN/export.keras``,
+    ``RUN/encoder/encoder.keras``); the file carries the export marker.
     """
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"a Keras model file must end in .keras, got {path}")
+    require_export_destination(path, kind="keras")
     if getattr(model, "probe_norm", None) is not None:
         model = _without_probe_norm(model)
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
+        mark_keras_export(tmp)
     return path

@@ -176,7 +176,8 @@ def test_existing_run_is_not_overwritten(finished_run):
     before = (finished_run / "model.keras").read_bytes()
     result = CliRunner().invoke(main, ["train", *TINY, "--output", str(finished_run)])
     assert result.exit_code == 1
-    assert "--resume" in result.output and "--overwrite" in result.output
+    # Its stages have finished: resuming would fail, so only what works is suggested.
+    assert "--overwrite" in result.output and "--resume" not in result.output
     assert (finished_run / "model.keras").read_bytes() == before
 
 
@@ -214,6 +215,12 @@ def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
     checkpoint = keras.saving.load_model(run / "stages/contrastive/checkpoint.keras")
     assert int(checkpoint.optimizer.iterations.numpy()) == 4
 
+    # Started again without --resume: refused, and told how to continue (or replace) it.
+    refused = CliRunner().invoke(main, ["train", *TINY, "--epochs", "3", "--steps-per-epoch",
+                                        "2", "--output", str(run)])
+    assert refused.exit_code == 1 and (
+        f"run directory {run} already exists and is not empty; continue it with --resume, "
+        "replace it with --overwrite, or choose another --output DIR") in refused.output
     result = invoke("train", *TINY, "--epochs", "3", "--steps-per-epoch", "2",
                     "--output", run, "--resume")
     assert result.exit_code == 0, result.output

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from kerascon.export import embedding_input_signature, export_embedding_model
+from kerascon.ownership import OwnershipError, write_export_marker
 
 VOCAB, TOKENS, DIM = 30, 7, 6
 
@@ -67,6 +68,11 @@ def test_single_input_and_unnormalised_export_and_atomic_replace(tmp_path):
     path = tmp_path / "export"
     path.mkdir()
     (path / "stale.txt").write_text("old export")
+    # A folder that is not an earlier export is never replaced.
+    with pytest.raises(OwnershipError, match="is not an export kerascon wrote"):
+        export_embedding_model(model, path, normalize=False)
+    assert (path / "stale.txt").read_text() == "old export"
+    write_export_marker(path)  # now it is one: replaced as a whole
     export_embedding_model(model, path, normalize=False)
     assert not (path / "stale.txt").exists()  # replaced as a whole
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no temporary leftovers

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kerascon.atomic_files import atomic_path, atomic_write_text
 from kerascon.errors import KerasconError, Placeholder, RunError, Setting, Step
+from kerascon.ownership import require_report_destination, write_report_marker
 from kerascon.reporting.collect import collect_runs, entries
 
 __all__ = ["require_matplotlib", "write_report"]
@@ -76,6 +77,7 @@ def write_report(run_dirs, output, title: str = "kerascon: evaluated runs") -> P
         >>> write_report(["runs/supcon", "runs/ce"], "report/")
         PosixPath('report/index.html')
     """
+    require_report_destination(output)  # its files replace only an earlier report's
     require_matplotlib()
     runs = collect_runs(run_dirs)
     found = entries(runs)
@@ -97,4 +99,5 @@ def write_report(run_dirs, output, title: str = "kerascon: evaluated runs") -> P
 
     page = render_page(title, runs, found, [(heading, name) for heading, name, _ in figures],
                        notes)
+    write_report_marker(output)
     return atomic_write_text(output / "index.html", page)

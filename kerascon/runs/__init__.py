@@ -17,7 +17,7 @@ _EXPORTS = {
     "TrainConfig": "kerascon.runs.config",
     "RunDirectory": "kerascon.runs.directory",
     "RunError": "kerascon.runs.directory",
-    "EpochCheckpoint": "kerascon.runs.directory",
+    "EpochCheckpoint": "kerascon.runs.checkpoints",
     "first_stage_config": "kerascon.runs.records",
     "image_size_of": "kerascon.runs.records",
     "load_run_model": "kerascon.runs.records",

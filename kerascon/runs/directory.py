@@ -20,9 +20,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -30,13 +28,12 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-import keras
-
-from kerascon.atomic_files import DiskFullError, atomic_path, atomic_write_json, atomic_write_text
-from kerascon.errors import RunError, Setting, Step
+from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
+from kerascon.errors import Placeholder, RunError, Setting, Step
+from kerascon.ownership import RUN_MARKER, OwnershipError, folder_contents, is_run, protected_reason
 from kerascon.stages import STAGE_NAMES, STAGES
 
-__all__ = ["RunDirectory", "RunError", "EpochCheckpoint", "ResumePoint", "STAGE_NAMES"]
+__all__ = ["RunDirectory", "RunError", "ResumePoint", "STAGE_NAMES"]
 
 
 def _sha256(path) -> str:
@@ -105,7 +102,48 @@ class RunDirectory:
         return self.stage_dir(stage) / "checkpoint.prev.json"
 
     def is_empty(self) -> bool:
-        return not self.path.exists() or not any(self.path.iterdir())
+        """Whether the directory is missing or holds nothing but its run marker."""
+        return not self.path.exists() or all(entry.name == RUN_MARKER
+                                             for entry in self.path.iterdir())
+
+    def is_run(self) -> bool:
+        """Whether the directory is a kerascon run (:func:`kerascon.ownership.is_run`)."""
+        return is_run(self.path)
+
+    def has_checkpoint(self, stage: str) -> bool:
+        """Whether ``stage`` has written a checkpoint (intact or not) that a resume could use."""
+        return any(path.is_file() for path in (self.checkpoint_state_path(stage),
+                                               self.previous_checkpoint_state_path(stage)))
+
+    def require_new_run(self, data_paths=()) -> None:
+        """A new run goes into a new or empty folder; otherwise one line saying what would work.
+
+        ``--resume`` is offered only when the unfinished stage has a checkpoint, ``overwrite``
+        only when :func:`kerascon.ownership.protected_reason` allows replacing the folder
+        (``data_paths``: what the new run would read). Needs no Keras, so a front end can
+        check a destination before loading TensorFlow.
+        """
+        if self.is_empty():
+            return
+        another = Setting("output_dir", Placeholder("DIR"))
+        if not self.is_run():
+            raise OwnershipError(
+                f"{self.path} already exists and is not a kerascon run (it holds "
+                f"{folder_contents(self.path)}); a new run goes into a new or empty folder: choose "
+                "another {0}", another)
+        fixes, words = [], []
+        unfinished = self.unfinished_stage()
+        if unfinished is not None and self.has_checkpoint(unfinished):
+            fixes.append(Setting("resume", True))
+            words.append("continue it with {%d}" % (len(fixes) - 1))
+        if protected_reason(self.path, data_paths) is None:
+            fixes.append(Setting("overwrite", True))
+            words.append("replace it with {%d}" % (len(fixes) - 1))
+        fixes.append(another)
+        words.append("choose another {%d}" % (len(fixes) - 1))
+        raise RunError(f"run directory {self.path} already exists and is not empty; "
+                       + ", ".join(words[:-1]) + (", or " if len(words) > 1 else "") + words[-1],
+                       *fixes)
 
     def metrics_csv_path(self, stage: str) -> Path:
         return self.stage_dir(stage) / "metrics.csv"
@@ -123,10 +161,18 @@ class RunDirectory:
                                Step("train", (Setting("run_dir", str(self.path)),
                                               Setting("stage", unfinished),
                                               Setting("resume", True))))
+            if not self.is_empty() and not self.is_run():
+                # A folder of other files: training into it would be refused (and must not
+                # be suggested: replacing it would delete those files).
+                raise RunError(f"{self.path} is not a kerascon run (it holds "
+                               f"{folder_contents(self.path)}, and no "
+                               f"{RUN_MARKER}); pass the {{0}} of a training run",
+                               Setting("output_dir"))
             need = "an encoder for the linear stage" if for_stage == "linear" else "a model"
             raise RunError(f"run {self.path} has no model.keras, so it has no {need}; train "
                            "its first stage with {0}",
-                           Step("train", (Setting("output_dir", str(self.path)),)))
+                           Step("train", (Setting("output_dir", str(self.path)),) +
+                                ((Setting("overwrite", True),) if not self.is_empty() else ())))
         return self.model_path
 
     def finished_stages(self) -> list:
@@ -235,93 +281,3 @@ class RunDirectory:
             except OSError:
                 shutil.copyfile(current, tmp)
         atomic_write_text(self.previous_checkpoint_state_path(stage), state.read_text())
-
-
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves model and optimizer after every epoch, atomically, so a run can resume.
-
-    The ``.keras`` file is written under a temporary name; only when it is complete does
-    the current checkpoint become the previous one (``checkpoint.prev.*``) and the new
-    file take its place; the small JSON state (progress, every epoch's logs and the
-    file's SHA-256) is written the same way afterwards. At any moment the directory holds
-    at least one checkpoint whose state matches its file. ``metrics.csv`` (one row per
-    epoch) is rewritten from that state, so after a kill and a resume it holds exactly
-    the checkpointed epochs: no row of the epoch in progress, none twice.
-    :meth:`save` also checkpoints in the middle of an epoch (on a stop request).
-
-    Args:
-        run: the run directory.
-        stage: the stage being trained.
-        history: logs of the epochs already finished (from ``RunDirectory.resume_state``).
-        saved: ``(epoch, step)`` of the checkpoint training starts from, if any.
-    """
-
-    def __init__(self, run: RunDirectory, stage: str, history=(), saved=None):
-        super().__init__()
-        self.run = run
-        self.stage = stage
-        self.history = [dict(logs) for logs in history]
-        self.saved = saved
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.history = self.history[:epoch] + [logs]
-        self.save(epoch + 1, 0, logs)
-        self.write_csv()
-
-    def save(self, epoch: int, step: int, logs=None) -> None:
-        """Checkpoint after ``epoch`` finished epochs and ``step`` steps of the next one."""
-        path = self.run.checkpoint_path(self.stage)
-        state = {"epoch": epoch, "step": step, "stage": self.stage, "logs": dict(logs or {}),
-                 "history": self.history[:epoch]}
-        try:
-            with atomic_path(path, suffix=".keras") as tmp:
-                self.model.save(tmp)
-                state["sha256"] = _sha256(tmp)
-                self.run.keep_previous_checkpoint(self.stage)
-            atomic_write_json(self.run.checkpoint_state_path(self.stage), state)
-        except DiskFullError as error:
-            if self.saved:
-                kept, then = f"the checkpoint at {_where(*self.saved)} is intact", "continue"
-                fix = Step("train", (Setting("run_dir", str(self.run.path)),
-                                     Setting("resume", True)))
-            else:
-                kept, then, fix = "no earlier checkpoint exists", "start again", \
-                    Step("train", (Setting("output_dir", str(self.run.path)),
-                                   Setting("overwrite", True)))
-            full = DiskFullError(f"no space left on device while writing checkpoint {path} "
-                                 f"({_where(epoch, step)}); {kept} and no partial file is left: "
-                                 f"free space on that disk, then {then} with {{0}}", fix)
-            full.errno = error.errno
-            raise full from error
-        self.saved = (epoch, step)
-
-    def mark_diverged(self):
-        """Flag the last checkpoint as diverged (its weights gave a non-finite loss).
-
-        Resuming then starts from the previous checkpoint. Returns that checkpoint's
-        ``(epoch, step)``, or None when there is none.
-        """
-        state_path = self.run.checkpoint_state_path(self.stage)
-        previous_path = self.run.previous_checkpoint_state_path(self.stage)
-        if not state_path.is_file() or not previous_path.is_file():
-            return None
-        state = json.loads(state_path.read_text())
-        atomic_write_json(state_path, {**state, "diverged": True})
-        previous = json.loads(previous_path.read_text())
-        self.saved = (int(previous["epoch"]), int(previous.get("step", 0)))
-        return self.saved
-
-    def write_csv(self) -> None:
-        """Write ``metrics.csv`` (``epoch`` then the sorted log keys) from ``history``."""
-        path = self.run.metrics_csv_path(self.stage)
-        if not self.history:
-            path.unlink(missing_ok=True)
-            return
-        keys = sorted({key for logs in self.history for key in logs})
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["epoch", *keys])
-        for epoch, logs in enumerate(self.history):
-            writer.writerow([epoch, *(logs.get(key, "") for key in keys)])
-        atomic_write_text(path, buffer.getvalue())

@@ -120,7 +120,7 @@ class TrainingGuard(keras.callbacks.Callback):
 
     Args:
         requests: the :class:`StopRequests` of the surrounding :func:`stop_requests`.
-        checkpointer: the :class:`~kerascon.runs.directory.EpochCheckpoint` that saves a
+        checkpointer: the :class:`~kerascon.runs.checkpoints.EpochCheckpoint` that saves a
             stop request's step (None on workers that do not write checkpoints).
         steps: steps in a full epoch.
         step_offset: steps of the first epoch already done before this ``fit`` (a run
@@ -183,9 +183,10 @@ class TrainingGuard(keras.callbacks.Callback):
             fix = Step("train", self._run_hints(Setting("resume", True), lower))
             then = f"continue from the last good checkpoint ({_where(*saved)}) with a lower one:"
         else:
-            fix = Step("train", (Setting("output_dir", self.run_dir), Setting("overwrite", True),
-                                 lower) if self.run_dir else (lower,))
-            then = "no checkpoint was written yet: start again with a lower one:"
+            # Nothing to resume: the stage's files are removed (kerascon.runs.training), so
+            # the same command with a lower rate starts it again.
+            fix = lower
+            then = "no checkpoint was written yet: run the same command again with a lower one,"
         return NonFiniteLossError(
             f"the {self.stage} loss became {loss} at epoch {self._epoch + 1}, step {step} of "
             f"{self.steps} (last finite loss {last}); the learning rate ({lr:.3g}) is likely too "

@@ -26,8 +26,16 @@ from kerascon.distribute import is_chief, resolve_strategy
 from kerascon.errors import ConfigError, DataError, Placeholder, Setting, Step
 from kerascon.model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
+from kerascon.ownership import (
+    OwnershipError,
+    folder_contents,
+    is_kerascon_entry,
+    require_removable_run,
+    write_run_marker,
+)
+from kerascon.runs.checkpoints import EpochCheckpoint
 from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
-from kerascon.runs.directory import EpochCheckpoint, RunDirectory, RunError
+from kerascon.runs.directory import RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
 from kerascon.runs.pretrained_encoders import (
@@ -300,19 +308,20 @@ def _inherited_by_linear(run: RunDirectory) -> dict:
 
 # ----------------------------------------------------------------------------- training
 
-def _check_new_run(run: RunDirectory):
-    if not run.is_empty():
-        raise RunError(
-            f"run directory {run.path} already exists and is not empty; set {{0}} to "
-            "continue it, {1} to replace it, or choose another {2}",
-            Setting("resume", True), Setting("overwrite", True), Setting("output_dir"))
+def _data_paths(config: TrainConfig) -> tuple:
+    """The paths training reads (a data folder or file, a data directory), to protect them."""
+    return tuple(str(value) for value in (config.data, config.data_dir) if value)
 
 
 def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite: bool):
-    if config.starts_run and not resume and not run.is_empty():
-        if not overwrite:
-            _check_new_run(run)
-        shutil.rmtree(run.path)
+    if config.starts_run and not resume:
+        if not run.is_empty():
+            if not overwrite:
+                run.require_new_run(_data_paths(config))
+            require_removable_run(run.path, data_paths=_data_paths(config))
+            shutil.rmtree(run.path)
+    if config.starts_run and run.is_empty():
+        write_run_marker(run.path)  # a new run: before anything else goes into it
     run.remove_temporaries()  # left behind by a writer that was killed
     stage_dir = run.stage_dir(config.stage)
     if not resume and stage_dir.exists():
@@ -331,6 +340,28 @@ def _check_label_set(source, config: TrainConfig, run: RunDirectory) -> None:
                                          Setting("pretrained", str(run.path)),
                                          Setting("data", config.data),
                                          Setting("output_dir", Placeholder("NEW_RUN")))))
+
+
+def _undo_failed_start(run: RunDirectory, stage: str, starts_run: bool, existed: bool) -> None:
+    """Remove what a start that failed before its first checkpoint wrote.
+
+    A stage that starts a run removes the run's files (kerascon's own entries only) and
+    the folder itself when this call created it (a folder that existed, empty, stays); a
+    later stage (linear) removes its stage folder. The same command then starts again.
+    """
+    if run.has_checkpoint(stage):
+        return
+    if not starts_run:
+        shutil.rmtree(run.stage_dir(stage), ignore_errors=True)
+        return
+    for entry in list(run.path.iterdir()) if run.path.is_dir() else ():
+        if is_kerascon_entry(entry.name):
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    if not existed:
+        try:
+            run.path.rmdir()
+        except OSError:  # something else appeared in it meanwhile: left as it is
+            pass
 
 
 def run_stage(
@@ -373,6 +404,11 @@ def run_stage(
                                       Setting("overwrite", True))))
     resume_state = run.resume_state(config.stage) if resume else None
     if resume and resume_state is None and not run.is_empty() and starts_run:
+        if not run.is_run():
+            raise OwnershipError(f"{run.path} is not a kerascon run (it holds "
+                                 f"{folder_contents(run.path)}), so there is nothing to resume; "
+                                 "start a new run in another {0}",
+                                 Setting("output_dir", Placeholder("DIR")))
         raise RunError(f"run {run.path} has no checkpoint of the {config.stage} stage to resume; "
                        "drop {0}, or set {1} to start again",
                        Setting("resume", True), Setting("overwrite", True))
@@ -388,8 +424,15 @@ def run_stage(
         from kerascon.encoders import get_architecture
 
         get_architecture(config.arch)
-    if chief and starts_run and not resume and not overwrite:
-        _check_new_run(run)  # other workers may see the chief's files already
+    if chief and starts_run and not resume:
+        if overwrite:  # what a new run would delete: only a run, never the user's files
+            require_removable_run(run.path, data_paths=_data_paths(config))
+        else:
+            run.require_new_run(_data_paths(config))  # other workers may see the chief's files already
+    if not starts_run and not run.is_run():
+        raise OwnershipError(f"{run.path} is not a kerascon run (it holds "
+                             f"{folder_contents(run.path)}); pass the {{0}} of a training run",
+                             Setting("output_dir"))
     holdout = _holdout(config, run, reuse=resume or not starts_run)
     train_source, eval_source = _sources(config, holdout)
     train_data = _train_dataset(config, train_source)
@@ -402,61 +445,72 @@ def run_stage(
         train_data = train_data.repeat()
     if not starts_run and resume_state is None:
         _check_label_set(train_source, config, run)
-    if chief:
-        _prepare_run(run, config, resume, overwrite)
-        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
-        # The classes by name, in label order: evaluations match other data by name.
-        atomic_write_json(run.stage_dir(config.stage) / CLASSES_FILE, {
-            "class_names": [str(name) for name in train_source.class_names],
-            "named": bool(train_source.named_classes), "dataset": train_source.name})
-        if train_source.holdout is not None:  # which files went where, for later stages
-            atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
-                "data": config.data, "train_dataset": train_source.name,
-                "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
+    # Until its first checkpoint a new run (or stage) is undone if anything fails, so the
+    # same command can start again: no half-made run that blocks the retry.
+    existed = run.path.is_dir() and run.is_empty()
+    created = False
+    try:
+        if chief:
+            _prepare_run(run, config, resume, overwrite)
+            # This call starts the stage afresh: it wrote the run's marker or the stage folder.
+            created = resume_state is None
+            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+            # The classes by name, in label order: evaluations match other data by name.
+            atomic_write_json(run.stage_dir(config.stage) / CLASSES_FILE, {
+                "class_names": [str(name) for name in train_source.class_names],
+                "named": bool(train_source.named_classes), "dataset": train_source.name})
+            if train_source.holdout is not None:  # which files went where, for later stages
+                atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
+                    "data": config.data, "train_dataset": train_source.name,
+                    "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
 
-    initial_epoch, initial_step, epoch_logs = 0, 0, []
-    with strategy.scope():
-        if resume_state is not None:
-            checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
-            model = load_model(checkpoint)
-            config = _per_feature_learning_rate(config, model)
-            _apply_learning_rate(model.optimizer, _schedule(config, steps))
-        else:
-            if not starts_run:
-                keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
-                model = load_model(run.model_path)
-                model.set_stage(config.stage, num_classes=train_source.num_classes)
+        initial_epoch, initial_step, epoch_logs = 0, 0, []
+        with strategy.scope():
+            if resume_state is not None:
+                checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
+                model = load_model(checkpoint)
+                config = _per_feature_learning_rate(config, model)
+                _apply_learning_rate(model.optimizer, _schedule(config, steps))
             else:
-                model = _new_model(config, train_source.num_classes, steps)
-                if config.pretrained:  # the head is the pretrained one, or the entry's size
-                    config = config.replace(**recorded_model_values(model))
-            config = _per_feature_learning_rate(config, model)
-            model.compile(optimizer=_optimizer(config, steps))
-    if chief and (config.lr_per_feature or config.pretrained):  # what the stage really trains
-        atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+                if not starts_run:
+                    keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
+                    model = load_model(run.model_path)
+                    model.set_stage(config.stage, num_classes=train_source.num_classes)
+                else:
+                    model = _new_model(config, train_source.num_classes, steps)
+                    if config.pretrained:  # the head is the pretrained one, or the entry's size
+                        config = config.replace(**recorded_model_values(model))
+                config = _per_feature_learning_rate(config, model)
+                model.compile(optimizer=_optimizer(config, steps))
+        if chief and (config.lr_per_feature or config.pretrained):  # what the stage really trains
+            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
-    all_callbacks = list(callbacks)
-    checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
-                                   saved=(initial_epoch, initial_step) if resume_state else None)
-    if chief:
-        stage_dir = run.stage_dir(config.stage)
-        checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
-        all_callbacks += [
-            checkpointer,
-            keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
-        ]
-    history = {}
-    with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
-        for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
-                                                            config.epochs, steps):
-            guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
-                                  step_offset=offset, run_dir=run.path, stage=config.stage,
-                                  batch_size=config.batch_size, lr=config.lr)
-            history = model.fit(
-                train_data, epochs=last, initial_epoch=first,
-                steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
-                callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
-            ).history
+        all_callbacks = list(callbacks)
+        checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
+                                       saved=(initial_epoch, initial_step) if resume_state else None)
+        if chief:
+            stage_dir = run.stage_dir(config.stage)
+            checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
+            all_callbacks += [
+                checkpointer,
+                keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
+            ]
+        history = {}
+        with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
+            for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
+                                                                config.epochs, steps):
+                guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
+                                      step_offset=offset, run_dir=run.path, stage=config.stage,
+                                      batch_size=config.batch_size, lr=config.lr)
+                history = model.fit(
+                    train_data, epochs=last, initial_epoch=first,
+                    steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
+                    callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
+                ).history
+    except BaseException:
+        if created:
+            _undo_failed_start(run, config.stage, starts_run, existed)
+        raise
     # A stage resumed after its last checkpoint trains no epoch: report that epoch's logs.
     last = {k: v[-1] for k, v in history.items()} or \
         (checkpointer.history[-1] if checkpointer.history else {})

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from kerascon.atomic_files import atomic_path, atomic_write_text
-from kerascon.errors import ConfigError, RunError, Setting
+from kerascon.errors import ConfigError, Placeholder, RunError, Setting
+from kerascon.ownership import OwnershipError, folder_contents, require_removable_run, write_run_marker
 from kerascon.runs.directory import RunDirectory
 from kerascon.runs.evaluation import run_evaluation
 from kerascon.runs.training import resolve_config, run_stage
@@ -61,12 +62,20 @@ def recipe_paths(name) -> list:
     return [package / f for f in files]
 
 
-def _new_run(output, overwrite: bool) -> RunDirectory:
+def _new_run(output, overwrite: bool, data=None) -> RunDirectory:
+    """The run directory ``output`` for a new run; one line if it holds something else."""
     run = RunDirectory(output)
-    if not run.is_empty() and not overwrite:
-        raise RunError(f"run directory {run.path} already exists and is not empty; choose "
-                       "another {0} or set {1}", Setting("output_dir"), Setting("overwrite", True))
-    return run
+    if run.is_empty():
+        return run
+    if overwrite:  # replacing it deletes it: only a run may go (kerascon.ownership)
+        require_removable_run(run.path, data_paths=[data] if data else ())
+        return run
+    if not run.is_run():
+        raise OwnershipError(f"{run.path} already exists and is not a kerascon run (it holds "
+                             f"{folder_contents(run.path)}); a new run goes into a new or empty "
+                             "folder: choose another {0}", Setting("output_dir", Placeholder("DIR")))
+    raise RunError(f"run directory {run.path} already exists and is not empty; choose "
+                   "another {0} or set {1}", Setting("output_dir"), Setting("overwrite", True))
 
 
 def _measure(run_dir) -> dict:
@@ -87,7 +96,7 @@ def build_recipe(config_files, output, *, data: Optional[str] = None, overwrite:
     from kerascon.zoo.download import sha256_file
     from kerascon.zoo.float16_weights import save_float16_weights
 
-    run = _new_run(output, overwrite)
+    run = _new_run(output, overwrite, data)
     overrides = {"data": data}
     for index, config_file in enumerate(config_files):
         config = resolve_config(None, run.path if index else None,
@@ -118,7 +127,7 @@ def _seed_run(spec, run: RunDirectory, first_config) -> None:
     from kerascon.zoo.loader import load
 
     model = load(spec.name)
-    run.path.mkdir(parents=True, exist_ok=True)
+    write_run_marker(run.path)  # before anything else goes into the run
     stage_dir = run.stage_dir(first_config.stage)
     stage_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(stage_dir / "config.yaml", first_config.to_yaml())
@@ -159,8 +168,8 @@ def verify_entry(name, *, data: Optional[str] = None, linear_epochs: Optional[in
     if linear_epochs is not None and linear_epochs < 1:
         raise ConfigError(f"linear_epochs must be >= 1, got {linear_epochs}")
     with tempfile.TemporaryDirectory(prefix="kerascon-verify-") as scratch:
-        run = _new_run(output if output is not None else Path(scratch) / "run", overwrite)
-        if not run.is_empty():
+        run = _new_run(output if output is not None else Path(scratch) / "run", overwrite, data)
+        if not run.is_empty():  # a run (checked above): replaced
             import shutil
 
             shutil.rmtree(run.path)
