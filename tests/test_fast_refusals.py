@@ -38,6 +38,9 @@ def places(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     (tmp_path / "notes.txt").write_text("not data")
+    (tmp_path / "oldrun").mkdir()  # a finished run: its marker and metrics
+    (tmp_path / "oldrun" / "kerascon-run.json").write_text('{"format": 1, "kind": "run"}')
+    (tmp_path / "oldrun" / "metrics.json").write_text('{"contrastive": {}}')
     return tmp_path
 
 
@@ -48,7 +51,14 @@ CASES = [
     (["train", "--data", "{t}/notes.txt", "--output", "{t}/run"], 1,
      ["is neither an image folder nor a .npz file", "--data PATH"]),
     (["train", "--data", "embedded:digits", "--output", "{t}/full"], 1,
-     ["run directory {t}/full already exists and is not empty", "--resume", "--overwrite"]),
+     ["{t}/full already exists and is not a kerascon run (it holds notes.txt)",
+      "choose another --output DIR"]),
+    (["train", "--data", "embedded:digits", "--output", "{t}/full", "--overwrite"], 1,
+     ["{t}/full is not a kerascon run (it holds notes.txt, and no kerascon-run.json), so "
+      "--overwrite does not delete it"]),
+    (["train", "--data", "embedded:digits", "--output", "{t}/oldrun"], 1,
+     ["run directory {t}/oldrun already exists and is not empty; replace it with --overwrite, "
+      "or choose another --output DIR"]),
     (["train", "--arch", "resnet81", "--output", "{t}/run"], 1,
      ["unknown architecture 'resnet81'; did you mean 'resnet18'? see kerascon zoo list"]),
     (["train", "--pretrained", "resnet18.supcon_digit", "--output", "{t}/run"], 1,
@@ -89,7 +99,9 @@ def test_refused_without_loading_tensorflow(places, args, code, words):
     assert message.startswith("Error: "), lines
     for part in words:
         assert part.format(t=places) in message, message
-    assert sorted(p.name for p in places.iterdir()) == ["full", "notes.txt"]  # nothing written
+    assert sorted(p.name for p in places.iterdir()) == ["full", "notes.txt", "oldrun"]  # nothing written
+    assert sorted(p.name for p in (places / "oldrun").iterdir()) == ["kerascon-run.json", "metrics.json"]
+    assert (places / "full" / "notes.txt").read_text() == "mine"
     assert [p.name for p in (places / "full").iterdir()] == ["notes.txt"]
 
 
