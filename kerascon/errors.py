@@ -111,22 +111,37 @@ def _edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def closest_names(name, known, n: int = 1, cutoff: float = 0.6) -> list:
-    """Up to ``n`` of the ``known`` names that ``name`` was probably meant to be.
+def closest_names(name, known, n: int = 3, cutoff: float = 0.6) -> list:
+    """The ``known`` names that ``name`` was probably meant to be (at most ``n``).
 
-    difflib's close matches, ranked by edit distance (a swap of two neighbouring characters
-    counts as one edit), so a transposition such as ``resnet05`` finds ``resnet50`` before
-    ``resnet56``.
+    Among difflib's close matches, those at the smallest edit distance (a swap of two
+    neighbouring characters counts as one edit), so a transposition such as ``resnet05``
+    finds ``resnet50`` rather than ``resnet56``, and a name equally close to two (``resnet51``)
+    names both.
 
     Example:
         >>> closest_names("resnet05", ["resnet18", "resnet50", "resnet56"])
         ['resnet50']
+        >>> closest_names("resnet51", ["resnet18", "resnet50", "resnet56"])
+        ['resnet50', 'resnet56']
     """
     import difflib
 
+    from kerascon.natural_order import natural_key
+
     name = str(name)
-    matches = difflib.get_close_matches(name, list(known), n=max(2 * n, 6), cutoff=cutoff)
-    return sorted(matches, key=lambda match: _edit_distance(name, match))[:n]
+    matches = difflib.get_close_matches(name, [str(k) for k in known], n=max(2 * n, 6),
+                                        cutoff=cutoff)
+    if not matches:
+        return []
+    distances = {match: _edit_distance(name, match) for match in matches}
+    best = min(distances.values())
+    return sorted((m for m in matches if distances[m] == best), key=natural_key)[:n]
+
+
+def did_you_mean(names) -> str:
+    """``"did you mean 'a'?"`` or ``"did you mean 'a' or 'b'?"`` ("" for no names)."""
+    return ("did you mean " + " or ".join(repr(n) for n in names) + "?") if names else ""
 
 
 class KerasconError(Exception):
@@ -194,6 +209,5 @@ class UnknownArchitectureError(KerasconError, ValueError):
         close = closest_names(name, known)
         listing = Step("list_architectures")
         if close:
-            return cls(f"unknown architecture {name!r}; did you mean {close[0]!r}? see {{0}}",
-                       listing)
+            return cls(f"unknown architecture {name!r}; {did_you_mean(close)} see {{0}}", listing)
         return cls(f"unknown architecture {name!r}; see {{0}} for the available names", listing)

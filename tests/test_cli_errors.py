@@ -70,7 +70,7 @@ def offline(monkeypatch):
     (["--temperature", "0"], ["temperature must be > 0"]),
     (["--batch-size", "0"], ["batch_size must be an integer >= 1, got 0"]),
     (["--views", "0"], ["views must be an integer >= 1, got 0"]),
-    (["--arch", "resnet51"], ["unknown architecture 'resnet51'", "did you mean 'resnet50'"]),
+    (["--arch", "resnet51"], ["unknown architecture 'resnet51'", "did you mean 'resnet50' or 'resnet56'?"]),
     (["--config", "{tmp}/bad.yaml"], ["unknown configuration key 'temprature'",
                                       "did you mean 'temperature'"]),
     (["--dataset", "cifar10", "--data-dir", "{tmp}/tfds"],

@@ -52,7 +52,7 @@ import fnmatch
 import re
 from typing import Optional
 
-from kerascon.errors import KerasconError, Step, closest_names
+from kerascon.errors import KerasconError, Step, closest_names, did_you_mean
 
 __all__ = [
     "FORMATS",
@@ -343,9 +343,9 @@ def get_pretrained(name):
         return _PRETRAINED[name]
     except (KeyError, TypeError):
         pass
-    close = closest_names(name, _PRETRAINED, n=3)
+    close = closest_names(name, _PRETRAINED)
     if close:
-        hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        hint = did_you_mean(close)
     elif not _PRETRAINED:
         hint = "no pretrained weights are registered (see kerascon.zoo.register_pretrained)"
     else:
