@@ -118,7 +118,7 @@ class RunDirectory:
     def require_new_run(self, data_paths=()) -> None:
         """A new run goes into a new or empty folder; otherwise one line saying what would work.
 
-        ``--resume`` is offered only when the unfinished stage has a checkpoint, ``overwrite``
+        ``resume`` is offered only when the unfinished stage has a checkpoint, ``overwrite``
         only when :func:`kerascon.ownership.protected_reason` allows replacing the folder
         (``data_paths``: what the new run would read). Needs no Keras, so a front end can
         check a destination before loading TensorFlow.
