@@ -25,11 +25,16 @@ class RichProgress(keras.callbacks.Callback):
     Args:
         images_per_step: images (views counted) per step, for images/s.
         console: where to draw; stderr by default, so stdout stays clean for --json.
+        epochs: the stage's number of epochs, shown as ``epoch k/epochs``. A resumed stage
+            trains in more than one ``fit`` call (first the rest of the interrupted epoch),
+            and each call's own ``epochs`` would show ``epoch 1/1`` then ``epoch 2/2``.
     """
 
-    def __init__(self, images_per_step: int, console: Console | None = None):
+    def __init__(self, images_per_step: int, console: Console | None = None,
+                 epochs: int | None = None):
         super().__init__()
         self.steps = None
+        self.epochs = epochs
         self.images_per_step = images_per_step
         self.console = console or Console(stderr=True)
         self._progress = None
@@ -38,6 +43,9 @@ class RichProgress(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.steps = self.params.get("steps")
 
+    def _total_epochs(self):
+        return self.epochs or self.params.get("epochs", "?")
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._start = time.perf_counter()
@@ -45,7 +53,7 @@ class RichProgress(keras.callbacks.Callback):
             self._progress = None
             return
         self._progress = Progress(
-            TextColumn(f"epoch {epoch + 1}/{self.params.get('epochs', '?')}"),
+            TextColumn(f"epoch {epoch + 1}/{self._total_epochs()}"),
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
             TimeRemainingColumn(), console=self.console, transient=True,
         )
@@ -68,7 +76,7 @@ class RichProgress(keras.callbacks.Callback):
         elapsed = time.perf_counter() - self._start
         parts = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items())
         rate = (self.steps or 0) * self.images_per_step / max(elapsed, 1e-9)
-        line = (f"epoch {epoch + 1}/{self.params.get('epochs', '?')}  {parts}  "
+        line = (f"epoch {epoch + 1}/{self._total_epochs()}  {parts}  "
                 f"lr {_learning_rate(self.model.optimizer):.4g}  "
                 f"({elapsed:.1f}s, {rate:,.0f} img/s)")
         self.console.print(line, highlight=False, soft_wrap=True, markup=False)

@@ -149,7 +149,8 @@ def train(stage, data, dataset, output_dir, run_dir, config_file, resume, overwr
         from kerascon.cli.progress import RichProgress
 
         views = config.views if STAGES[config.stage].multiview else 1
-        callbacks.append(RichProgress(images_per_step=config.batch_size * views))
+        callbacks.append(RichProgress(images_per_step=config.batch_size * views,
+                                      epochs=config.epochs))
     metrics = run_stage(config, target, resume=resume, overwrite=overwrite, callbacks=callbacks)
     if as_json:
         click.echo(json.dumps({"run": str(target), "stage": config.stage, **metrics}))

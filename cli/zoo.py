@@ -174,7 +174,7 @@ def _progress_for(config):
     from kerascon.cli.progress import RichProgress
 
     return [RichProgress(images_per_step=config.batch_size * (config.views if config.stage in (
-        "contrastive", "joint") else 1))]
+        "contrastive", "joint") else 1), epochs=config.epochs)]
 
 
 def _card_check(result):

@@ -236,6 +236,10 @@ def multiview_dataset(
             ``True``: required; ``False``: every view augmented alone by the per-image
             function.
 
+    The dataset's ``cardinality()`` is ``len(source) // batch_size`` (the ceiling with
+    ``drop_remainder=False``; see :func:`batches_per_epoch`), also when the batch stage
+    works on chunks and rebatches them, and INFINITE with ``repeat=True``.
+
     Raises:
         ValueError: ``views``/``batch_size`` < 1, unknown policy, empty source,
             fewer examples than one batch with ``drop_remainder=True``, or
@@ -289,7 +293,9 @@ def single_view_dataset(
     (resize shorter side + centre crop). ``"flip_crop"`` (random resized crop +
     flip) is the usual light augmentation for linear evaluation; any policy of
     :data:`kerascon.augment.POLICIES` or a callable ``fn(image, seed)`` works too.
-    Other arguments are as in :func:`multiview_dataset`.
+    Other arguments are as in :func:`multiview_dataset`, and so is the cardinality: an
+    evaluation dataset (``drop_remainder=False``, the default) has ``ceil(len(source) /
+    batch_size)`` batches.
 
     Example::
 
