@@ -191,7 +191,7 @@ def test_notebook_api_fits_whole_batches(stage, size, batch, policy, queue):
                                           stem="imagenet" if size >= 96 else "cifar",
                                           stage=stage, **options)
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
-    history = model.fit(data, epochs=1, verbose=0)
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False)
     assert int(model.optimizer.iterations) == 2
     assert np.isfinite(history.history["loss"][-1])
     assert model.encoder.compute_dtype == policy.split("_")[-1]
