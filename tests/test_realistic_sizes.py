@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import invoke_cli
+from conftest import invoke_cli, one_error_line
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from realistic_data import class_images, trained_steps, write_class_folder, write_npz
@@ -155,6 +155,15 @@ def test_cli_trains_whole_batches(data_root, tmp_path, tfds_mock, data_layout, s
             result = cli_json("eval", "--run", run, *frozen)
             assert result["examples"] == evaluated
             assert 0.0 <= result["top1"] <= 1.0
+
+
+def test_fewer_examples_than_one_batch_is_one_line(data_root, tmp_path):
+    data = layout(data_root, "npz_splits", 128)  # 300 training examples
+    line = one_error_line(invoke_cli("train", "--data", data, *TINY, "--batch-size", 512,
+                                     "--output", tmp_path / "run"))
+    assert line == (f"Error: dataset 'npz_splits_128:train' has fewer examples ({TRAIN[128]}) "
+                    "than one batch of 512; lower --batch-size")
+    assert not (tmp_path / "run").exists()
 
 
 # (stage, image size, batch, precision, momentum queue)
