@@ -31,6 +31,7 @@ _EXPORTS = {
     "normalize_split": "kerascon.data.splits",
     "multiview_dataset": "kerascon.data.pipeline",
     "single_view_dataset": "kerascon.data.pipeline",
+    "batches_per_epoch": "kerascon.data.pipeline",
 }
 
 __all__ = sorted(_EXPORTS)

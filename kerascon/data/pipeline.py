@@ -37,7 +37,7 @@ import tensorflow as tf
 from kerascon.augment import make_augmentation, make_eval_transform
 from kerascon.data.sources import DataSource
 
-__all__ = ["multiview_dataset", "single_view_dataset"]
+__all__ = ["batches_per_epoch", "multiview_dataset", "single_view_dataset"]
 
 Augment = Union[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor], None]
 
@@ -68,9 +68,48 @@ def _resolve_seed(seed: int | None) -> int:
     return seed
 
 
+def batches_per_epoch(num_examples: int, batch_size: int, drop_remainder: bool = True) -> int:
+    """How many batches one pass over ``num_examples`` examples yields.
+
+    ``num_examples // batch_size`` when the last incomplete batch is dropped, else the
+    ceiling. Every finite dataset of :func:`multiview_dataset` and
+    :func:`single_view_dataset` has exactly this cardinality (asserted in the pipeline).
+
+    Example:
+        >>> batches_per_epoch(2700, 256), batches_per_epoch(2700, 256, drop_remainder=False)
+        (10, 11)
+    """
+    if drop_remainder:
+        return num_examples // batch_size
+    return -(-num_examples // batch_size)
+
+
 def _ordered(source: DataSource, shuffle: bool, seed: int, shuffle_buffer: int | None, repeat: bool):
     ds = source.shuffled(seed, buffer_size=shuffle_buffer) if shuffle else source.dataset
+    # The source says how many examples it holds; a dataset that yields another number
+    # fails here instead of silently training or evaluating on a different count.
+    ds = ds.apply(tf.data.experimental.assert_cardinality(source.num_examples))
     return ds.repeat() if repeat else ds
+
+
+def _finish(ds: tf.data.Dataset, num_examples: int, batch_size: int, drop_remainder: bool,
+            repeat: bool) -> tf.data.Dataset:
+    """A known length, sharding by example, prefetching.
+
+    A finite dataset gets ``batches_per_epoch`` as its cardinality: after the rebatch of
+    the chunked batch stage TensorFlow cannot compute it (UNKNOWN), and Keras and
+    ``run_stage`` take the steps of an epoch from it. A repeated one stays INFINITE.
+    Multi-worker training shards by example (``AutoShardPolicy.DATA``): every worker
+    reads all of the data and takes its share of every global batch, so each worker takes
+    the same ``examples // global_batch`` steps (sharding TFDS by file would give the
+    workers different numbers of examples).
+    """
+    if not repeat:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(
+            batches_per_epoch(num_examples, batch_size, drop_remainder)))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def _with_seeds(ds: tf.data.Dataset, seed: int) -> tf.data.Dataset:
@@ -137,8 +176,10 @@ def _vectorized_views(ds, stages, views: int, batch_size: int, drop_remainder: b
     ds = ds.batch(chunk, drop_remainder=drop_remainder and chunk == batch_size)
     ds = ds.map(finish_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if chunk != batch_size:
+        # Chunks of every example (the last one partial), then whole batches: the same
+        # examples // batch_size batches (drop_remainder) as batching directly.
         ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds
 
 
 # The batch stage works on chunks of about this many bytes, then the chunks are rebatched: a
@@ -195,6 +236,10 @@ def multiview_dataset(
             ``True``: required; ``False``: every view augmented alone by the per-image
             function.
 
+    The dataset's ``cardinality()`` is ``len(source) // batch_size`` (the ceiling with
+    ``drop_remainder=False``; see :func:`batches_per_epoch`), also when the batch stage
+    works on chunks and rebatches them, and INFINITE with ``repeat=True``.
+
     Raises:
         ValueError: ``views``/``batch_size`` < 1, unknown policy, empty source,
             fewer examples than one batch with ``drop_remainder=True``, or
@@ -214,7 +259,8 @@ def multiview_dataset(
     seed = _resolve_seed(seed)
     ds = _with_seeds(_ordered(source, shuffle, seed, shuffle_buffer, repeat), seed)
     if stages is not None:
-        return _vectorized_views(ds, stages, views, batch_size, drop_remainder, deterministic)
+        ds = _vectorized_views(ds, stages, views, batch_size, drop_remainder, deterministic)
+        return _finish(ds, source.num_examples, batch_size, drop_remainder, repeat)
 
     @tf.autograph.experimental.do_not_convert
     def make_views(example, example_seed):
@@ -225,7 +271,7 @@ def multiview_dataset(
 
     ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _finish(ds, source.num_examples, batch_size, drop_remainder, repeat)
 
 
 def single_view_dataset(
@@ -247,7 +293,9 @@ def single_view_dataset(
     (resize shorter side + centre crop). ``"flip_crop"`` (random resized crop +
     flip) is the usual light augmentation for linear evaluation; any policy of
     :data:`kerascon.augment.POLICIES` or a callable ``fn(image, seed)`` works too.
-    Other arguments are as in :func:`multiview_dataset`.
+    Other arguments are as in :func:`multiview_dataset`, and so is the cardinality: an
+    evaluation dataset (``drop_remainder=False``, the default) has ``ceil(len(source) /
+    batch_size)`` batches.
 
     Example::
 
@@ -281,4 +329,4 @@ def single_view_dataset(
             transform_seeded, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
         )
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _finish(ds, source.num_examples, batch_size, drop_remainder, repeat)

@@ -21,7 +21,7 @@ import keras
 from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
 from kerascon.data.dispatch import load_source, split_folders
 from kerascon.data.holdout import TRAIN_SPLIT, HoldOut
-from kerascon.data.pipeline import multiview_dataset, single_view_dataset
+from kerascon.data.pipeline import batches_per_epoch, multiview_dataset, single_view_dataset
 from kerascon.distribute import is_chief, resolve_strategy
 from kerascon.errors import ConfigError, DataError, Placeholder, Setting, Step
 from kerascon.model import SupConModel
@@ -141,6 +141,30 @@ def _train_dataset(config: TrainConfig, source):
         source, batch_size=config.batch_size, image_size=config.image_size, augment=config.augment,
         shuffle=True, seed=config.seed, crop_scale=config.crop_scale, drop_remainder=True,
     )
+
+
+def _steps_per_epoch(config: TrainConfig, source) -> int:
+    """``config.steps_per_epoch``, else the source's examples // batch size (remainder dropped).
+
+    Steps never come from the dataset's cardinality, which TensorFlow cannot always compute;
+    a source with fewer examples than one batch is refused either way (no whole batch).
+    """
+    steps = batches_per_epoch(source.num_examples, config.batch_size)
+    if steps < 1:
+        raise DataError(
+            f"dataset {source.name!r} has fewer examples ({source.num_examples}) "
+            f"than one batch of {config.batch_size}; lower {{0}}", Setting("batch_size"))
+    return config.steps_per_epoch or steps
+
+
+def _check_dataset_length(dataset, source, batch_size: int) -> None:
+    """The training dataset yields ``examples // batch_size`` batches, as the steps assume."""
+    expected = batches_per_epoch(source.num_examples, batch_size)
+    actual = int(dataset.cardinality())
+    if actual != expected:
+        raise RuntimeError(f"internal error: the training dataset of {source.name!r} has cardinality "
+                           f"{actual}, not {expected} ({source.num_examples} examples // batch "
+                           f"{batch_size}); please report this")
 
 
 def eval_dataset(source, image_size: int, batch_size: int = 256):
@@ -435,12 +459,9 @@ def run_stage(
                              Setting("output_dir"))
     holdout = _holdout(config, run, reuse=resume or not starts_run)
     train_source, eval_source = _sources(config, holdout)
+    steps = _steps_per_epoch(config, train_source)
     train_data = _train_dataset(config, train_source)
-    steps = config.steps_per_epoch or int(train_data.cardinality())
-    if steps < 1:
-        raise DataError(
-            f"dataset {train_source.name!r} has fewer examples ({train_source.num_examples}) "
-            f"than one batch of {config.batch_size}; lower {{0}}", Setting("batch_size"))
+    _check_dataset_length(train_data, train_source, config.batch_size)
     if config.steps_per_epoch:
         train_data = train_data.repeat()
     if not starts_run and resume_state is None:
