@@ -8,11 +8,6 @@ unaffected: the default strategy still uses one device.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow 2.21's oneDNN kernels crash (segmentation fault, "double free or corruption")
-# now and then when a small ResNet trains on 64 px images or larger on AVX-512 CPUs; a
-# plain Keras ResNet of 2-16 channels reproduces it, oneDNN off never did
-# (tests/test_realistic_sizes.py trains at 64-224 px).
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import tensorflow as tf  # noqa: E402
 
