@@ -122,6 +122,7 @@ def test_cli_lists_and_trains_a_cifar_resnet(tmp_path):
 
 # ----------------------------------------------------------------- PyTorch parity
 torch = pytest.importorskip("torch")
+from test_zoo_torch import randomised  # noqa: E402  (random weights and BN statistics, eval mode)
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
@@ -169,24 +170,12 @@ class _CifarResNet(nn.Module):
         return self.linear(self.features(x))
 
 
-def _randomised(net, seed):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.copy_(torch.rand(module.weight.shape, generator=gen) + 0.5)
-                module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.2)
-                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=gen) * 0.2)
-                module.running_var.copy_(torch.rand(module.running_var.shape, generator=gen) + 0.5)
-    return net.eval()
-
-
 @pytest.mark.parametrize("n, width", [(3, 16), (5, 8)])
 def test_pytorch_checkpoint_converts_with_identical_outputs(n, width, tmp_path):
     from kerascon.zoo import from_torch
 
     torch.manual_seed(n)
-    net = _randomised(_CifarResNet(n, width=width), seed=n)
+    net = randomised(_CifarResNet(n, width=width), seed=n)
     path = tmp_path / "resnet.th"
     torch.save({"state_dict": net.state_dict()}, path)
     model = from_torch(path, layout="cifar_resnet", classifier=True)  # arch and width guessed
