@@ -388,36 +388,13 @@ def _undo_failed_start(run: RunDirectory, stage: str, starts_run: bool, existed:
             pass
 
 
-def run_stage(
-    config: TrainConfig,
-    run_dir,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    callbacks: Iterable[keras.callbacks.Callback] = (),
-    verbose: int = 0,
-) -> dict:
-    """Train ``config.stage`` into ``run_dir`` and return its final metrics.
+def _check_start(config: TrainConfig, run: RunDirectory, resume: bool, overwrite: bool,
+                 chief: bool):
+    """Everything that can fail on bad input, before the run directory is touched.
 
-    ``contrastive``, ``joint`` and ``ce`` start a new model; ``linear`` loads the run's
-    model and trains the classifier on its frozen encoder. ``resume=True`` continues
-    from the stage's last checkpoint (one is written atomically after every epoch, so a
-    run killed at any moment loses at most the epoch in progress; SIGTERM or Ctrl-C
-    checkpoints the current step and raises
-    :class:`~kerascon.runs.guards.TrainingInterrupted`, and resuming continues from that
-    step; the previous checkpoint is kept and used when the last one is corrupt). On resume
-    the learning-rate schedule is rebuilt from ``config`` (so ``lr`` and ``epochs`` may be
-    changed); optimizer state and step count come from the checkpoint. A NaN or infinite
-    loss stops training with :class:`~kerascon.runs.guards.NonFiniteLossError`.
-    The reported metrics are those of the final epoch, never the best one; with
-    ``config.skip_corrupt`` they include ``skipped_images``, the unreadable files left out.
+    Returns the stage's :class:`~kerascon.runs.directory.ResumePoint` (``None`` when it
+    starts afresh).
     """
-    run = RunDirectory(run_dir)
-    chief = is_chief()
-    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
-    strategy = resolve_strategy(config.strategy)
-    # Everything that can fail on bad input is checked before the run directory is touched.
-    stage = STAGES[config.stage]
     starts_run = config.starts_run  # also a linear stage on a pretrained encoder
     if resume and config.stage in run.finished_stages():
         raise RunError(f"the {config.stage} stage of run {run.path} has finished, so there is "
@@ -457,81 +434,83 @@ def run_stage(
         raise OwnershipError(f"{run.path} is not a kerascon run (it holds "
                              f"{folder_contents(run.path)}); pass the {{0}} of a training run",
                              Setting("output_dir"))
-    holdout = _holdout(config, run, reuse=resume or not starts_run)
-    train_source, eval_source = _sources(config, holdout)
-    steps = _steps_per_epoch(config, train_source)
-    train_data = _train_dataset(config, train_source)
-    _check_dataset_length(train_data, train_source, config.batch_size)
-    if config.steps_per_epoch:
-        train_data = train_data.repeat()
-    if not starts_run and resume_state is None:
-        _check_label_set(train_source, config, run)
-    # Until its first checkpoint a new run (or stage) is undone if anything fails, so the
-    # same command can start again: no half-made run that blocks the retry.
-    existed = run.path.is_dir() and run.is_empty()
-    created = False
-    try:
-        if chief:
-            _prepare_run(run, config, resume, overwrite)
-            # This call starts the stage afresh: it wrote the run's marker or the stage folder.
-            created = resume_state is None
-            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
-            # The classes by name, in label order: evaluations match other data by name.
-            atomic_write_json(run.stage_dir(config.stage) / CLASSES_FILE, {
-                "class_names": [str(name) for name in train_source.class_names],
-                "named": bool(train_source.named_classes), "dataset": train_source.name})
-            if train_source.holdout is not None:  # which files went where, for later stages
-                atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
-                    "data": config.data, "train_dataset": train_source.name,
-                    "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
+    return resume_state
 
-        initial_epoch, initial_step, epoch_logs = 0, 0, []
-        with strategy.scope():
-            if resume_state is not None:
-                checkpoint, initial_epoch, initial_step, epoch_logs = resume_state
-                model = load_model(checkpoint)
-                config = _per_feature_learning_rate(config, model)
-                _apply_learning_rate(model.optimizer, _schedule(config, steps))
-            else:
-                if not starts_run:
-                    keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
-                    model = load_model(run.model_path)
-                    model.set_stage(config.stage, num_classes=train_source.num_classes)
-                else:
-                    model = _new_model(config, train_source.num_classes, steps)
-                    if config.pretrained:  # the head is the pretrained one, or the entry's size
-                        config = config.replace(**recorded_model_values(model))
-                config = _per_feature_learning_rate(config, model)
-                model.compile(optimizer=_optimizer(config, steps))
-        if chief and (config.lr_per_feature or config.pretrained):  # what the stage really trains
-            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
 
-        all_callbacks = list(callbacks)
-        checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
-                                       saved=(initial_epoch, initial_step) if resume_state else None)
-        if chief:
-            stage_dir = run.stage_dir(config.stage)
-            checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
-            all_callbacks += [
-                checkpointer,
-                keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
-            ]
-        history = {}
-        with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
-            for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
-                                                                config.epochs, steps):
-                guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
-                                      step_offset=offset, run_dir=run.path, stage=config.stage,
-                                      batch_size=config.batch_size, lr=config.lr)
-                history = model.fit(
-                    train_data, epochs=last, initial_epoch=first,
-                    steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
-                    callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
-                ).history
-    except BaseException:
-        if created:
-            _undo_failed_start(run, config.stage, starts_run, existed)
-        raise
+def _record_stage(run: RunDirectory, config: TrainConfig, train_source) -> None:
+    """The stage's files before training: its configuration, classes and hold-out."""
+    atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+    # The classes by name, in label order: evaluations match other data by name.
+    atomic_write_json(run.stage_dir(config.stage) / CLASSES_FILE, {
+        "class_names": [str(name) for name in train_source.class_names],
+        "named": bool(train_source.named_classes), "dataset": train_source.name})
+    if train_source.holdout is not None:  # which files went where, for later stages
+        atomic_write_json(run.stage_dir(config.stage) / HOLDOUT_FILE, {
+            "data": config.data, "train_dataset": train_source.name,
+            "train_examples": train_source.num_examples, **train_source.holdout.to_dict()})
+
+
+def _stage_model(config: TrainConfig, run: RunDirectory, resume_state, num_classes: int,
+                 steps: int):
+    """``(model, config, resume point)``: the checkpoint's model, or a new compiled one.
+
+    ``config`` comes back with what the model fixes (the linear probe's learning rate per
+    feature, a pretrained encoder's recorded values).
+    """
+    if resume_state is not None:
+        model = load_model(resume_state.checkpoint)
+        config = _per_feature_learning_rate(config, model)
+        _apply_learning_rate(model.optimizer, _schedule(config, steps))
+        return model, config
+    if not config.starts_run:
+        keras.utils.set_random_seed(config.seed)  # the new classifier's initialisation
+        model = load_model(run.model_path)
+        model.set_stage(config.stage, num_classes=num_classes)
+    else:
+        model = _new_model(config, num_classes, steps)
+        if config.pretrained:  # the head is the pretrained one, or the entry's size
+            config = config.replace(**recorded_model_values(model))
+    config = _per_feature_learning_rate(config, model)
+    model.compile(optimizer=_optimizer(config, steps))
+    return model, config
+
+
+def _fit(model, config: TrainConfig, run: RunDirectory, strategy, train_data, steps: int,
+         resume_state, callbacks, chief: bool, verbose: int):
+    """Train the remaining epochs with checkpoints, TensorBoard and the stop guards.
+
+    Returns ``(history of the last fit call, the checkpointer)``.
+    """
+    initial_epoch, initial_step, epoch_logs = (resume_state[1:] if resume_state is not None
+                                               else (0, 0, []))
+    all_callbacks = list(callbacks)
+    checkpointer = EpochCheckpoint(run, config.stage, history=epoch_logs,
+                                   saved=(initial_epoch, initial_step) if resume_state else None)
+    if chief:
+        stage_dir = run.stage_dir(config.stage)
+        checkpointer.write_csv()  # drops rows of epochs that never reached the checkpoint
+        all_callbacks += [
+            checkpointer,
+            keras.callbacks.TensorBoard(log_dir=str(stage_dir / "logs"), write_graph=False),
+        ]
+    history = {}
+    with stop_requests() as requests, lost_worker_report(strategy, run, config.stage):
+        for first, last, phase_steps, offset in _fit_phases(initial_epoch, initial_step,
+                                                            config.epochs, steps):
+            guard = TrainingGuard(requests, checkpointer if chief else None, steps=steps,
+                                  step_offset=offset, run_dir=run.path, stage=config.stage,
+                                  batch_size=config.batch_size, lr=config.lr)
+            history = model.fit(
+                train_data, epochs=last, initial_epoch=first,
+                steps_per_epoch=phase_steps or (steps if config.steps_per_epoch else None),
+                callbacks=[guard, *all_callbacks], verbose=verbose, shuffle=False,
+            ).history
+    return history, checkpointer
+
+
+def _final_metrics(model, config: TrainConfig, history: dict, checkpointer, train_source,
+                   eval_source) -> dict:
+    """The last epoch's training logs, skipped images, and the evaluation split's metrics."""
     # A stage resumed after its last checkpoint trains no epoch: report that epoch's logs.
     last = {k: v[-1] for k, v in history.items()} or \
         (checkpointer.history[-1] if checkpointer.history else {})
@@ -542,10 +521,75 @@ def run_stage(
         metrics["skipped_images"] = len(skipped)
     if eval_source is not None and eval_source.holdout is not None:
         metrics["held_out_examples"] = eval_source.num_examples
-    if eval_source is not None and stage.has_classifier:
+    if eval_source is not None and STAGES[config.stage].has_classifier:
         results = model.evaluate(eval_dataset(eval_source, config.image_size), verbose=0,
                                  return_dict=True)
         metrics.update({k: float(v) for k, v in results.items()})
+    return metrics
+
+
+def run_stage(
+    config: TrainConfig,
+    run_dir,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: Iterable[keras.callbacks.Callback] = (),
+    verbose: int = 0,
+) -> dict:
+    """Train ``config.stage`` into ``run_dir`` and return its final metrics.
+
+    ``contrastive``, ``joint`` and ``ce`` start a new model; ``linear`` loads the run's
+    model and trains the classifier on its frozen encoder. ``resume=True`` continues
+    from the stage's last checkpoint (one is written atomically after every epoch, so a
+    run killed at any moment loses at most the epoch in progress; SIGTERM or Ctrl-C
+    checkpoints the current step and raises
+    :class:`~kerascon.runs.guards.TrainingInterrupted`, and resuming continues from that
+    step; the previous checkpoint is kept and used when the last one is corrupt). On resume
+    the learning-rate schedule is rebuilt from ``config`` (so ``lr`` and ``epochs`` may be
+    changed); optimizer state and step count come from the checkpoint. A NaN or infinite
+    loss stops training with :class:`~kerascon.runs.guards.NonFiniteLossError`.
+    The reported metrics are those of the final epoch, never the best one; with
+    ``config.skip_corrupt`` they include ``skipped_images``, the unreadable files left out.
+    A start that fails before its first checkpoint removes what it wrote.
+    """
+    run = RunDirectory(run_dir)
+    chief = is_chief()
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = resolve_strategy(config.strategy)
+    resume_state = _check_start(config, run, resume, overwrite, chief)
+    # Data: the sources, steps per epoch and the training dataset (its length checked).
+    holdout = _holdout(config, run, reuse=resume or not config.starts_run)
+    train_source, eval_source = _sources(config, holdout)
+    steps = _steps_per_epoch(config, train_source)
+    train_data = _train_dataset(config, train_source)
+    _check_dataset_length(train_data, train_source, config.batch_size)
+    if config.steps_per_epoch:
+        train_data = train_data.repeat()
+    if not config.starts_run and resume_state is None:
+        _check_label_set(train_source, config, run)
+    # Until its first checkpoint a new run (or stage) is undone if anything fails, so the
+    # same command can start again: no half-made run that blocks the retry.
+    existed = run.path.is_dir() and run.is_empty()
+    created = False
+    try:
+        if chief:
+            _prepare_run(run, config, resume, overwrite)
+            # This call starts the stage afresh: it wrote the run's marker or the stage folder.
+            created = resume_state is None
+            _record_stage(run, config, train_source)
+        with strategy.scope():
+            model, config = _stage_model(config, run, resume_state, train_source.num_classes,
+                                         steps)
+        if chief and (config.lr_per_feature or config.pretrained):  # what the stage really trains
+            atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
+        history, checkpointer = _fit(model, config, run, strategy, train_data, steps,
+                                     resume_state, callbacks, chief, verbose)
+    except BaseException:
+        if created:
+            _undo_failed_start(run, config.stage, config.starts_run, existed)
+        raise
+    metrics = _final_metrics(model, config, history, checkpointer, train_source, eval_source)
     if chief:
         with atomic_path(run.model_path, suffix=".keras") as tmp:
             model.save(tmp)
