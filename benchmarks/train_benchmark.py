@@ -1,8 +1,8 @@
 """Training throughput of SupConModel's contrastive step (encoder + head + SupCon loss).
 
-Builds ``SupConModel(build_resnet(...))`` in the ``contrastive`` stage, compiles it with
-momentum SGD (``kerascon.optimizers.build_optimizer``, lr 0.1, momentum 0.9, weight decay
-1e-4 by default) and trains it on synthetic data: ONE random batch
+Builds ``SupConModel(build_encoder(arch, ...))`` (a ResNet or a CIFAR ResNet) in the
+``contrastive`` stage, compiles it with momentum SGD (``kerascon.optimizers.build_optimizer``,
+lr 0.1, momentum 0.9, weight decay 1e-4 by default) and trains it on synthetic data: ONE random batch
 ``(views float32 [B, V, H, W, 3] uniform in [0, 255], labels int32 [B])`` held in memory
 and served by ``tf.data.Dataset.from_tensors(...).repeat().prefetch(AUTOTUNE)``, so the
 input pipeline costs next to nothing (no decoding or augmentation is measured; on a GPU
@@ -45,7 +45,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import common  # noqa: E402
 
-ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200")
+# The ResNets and the CIFAR ResNets (He et al. 2016, section 4.2; CIFAR stem only).
+ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200",
+         "resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 
 
 def parse_args(argv=None):
@@ -98,16 +100,15 @@ def synthetic_dataset(args):
 def build_model(args):
     import keras
 
-    from kerascon.encoders import build_resnet
+    from kerascon.encoders import build_encoder
     from kerascon.model import SupConModel
     from kerascon.optimizers import build_optimizer
 
     if args.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(args.mixed_precision)
     keras.utils.set_random_seed(args.seed)
-    encoder = build_resnet(int(args.arch[len("resnet"):]), stem=args.stem,
-                           width_multiplier=args.width_multiplier,
-                           input_shape=(args.image_size, args.image_size, 3))
+    encoder = build_encoder(args.arch, stem=args.stem, width_multiplier=args.width_multiplier,
+                            input_shape=(args.image_size, args.image_size, 3))
     model = SupConModel(encoder, projection_dim=args.projection_dim,
                         projection_hidden_dim=args.projection_hidden_dim)
     optimizer = build_optimizer(args.optimizer, args.lr, momentum=args.momentum,
