@@ -37,16 +37,10 @@ def check_new_output(output_dir, *, resume: bool, overwrite: bool, data_paths=()
     :func:`kerascon.ownership.require_removable_run`), made before TensorFlow loads; the
     library makes them again before it writes anything.
     """
-    from kerascon.ownership import require_removable_run
     from kerascon.runs.directory import RunDirectory
 
-    run = RunDirectory(output_dir)
-    if resume or run.is_empty():
-        return
-    if overwrite:
-        require_removable_run(run.path, data_paths=data_paths)
-    else:
-        run.require_new_run(data_paths)
+    if not resume:
+        RunDirectory(output_dir).require_new_run(data_paths, overwrite=overwrite)
 
 
 def _data_paths(values: dict) -> tuple:

@@ -30,7 +30,14 @@ from typing import NamedTuple, Optional
 
 from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
 from kerascon.errors import Placeholder, RunError, Setting, Step
-from kerascon.ownership import RUN_MARKER, OwnershipError, folder_contents, is_run, protected_reason
+from kerascon.ownership import (
+    RUN_MARKER,
+    OwnershipError,
+    folder_contents,
+    is_run,
+    protected_reason,
+    require_removable_run,
+)
 from kerascon.stages import STAGE_NAMES, STAGES
 
 __all__ = ["RunDirectory", "RunError", "ResumePoint", "STAGE_NAMES"]
@@ -115,15 +122,21 @@ class RunDirectory:
         return any(path.is_file() for path in (self.checkpoint_state_path(stage),
                                                self.previous_checkpoint_state_path(stage)))
 
-    def require_new_run(self, data_paths=()) -> None:
-        """A new run goes into a new or empty folder; otherwise one line saying what would work.
+    def require_new_run(self, data_paths=(), *, overwrite: bool = False,
+                        resumable: bool = True) -> None:
+        """A new run goes into a new or empty folder, or (``overwrite``) replaces a run.
 
-        ``resume`` is offered only when the unfinished stage has a checkpoint, ``overwrite``
-        only when :func:`kerascon.ownership.protected_reason` allows replacing the folder
-        (``data_paths``: what the new run would read). Needs no Keras, so a front end can
-        check a destination before loading TensorFlow.
+        With ``overwrite`` the folder must be one :func:`kerascon.ownership.require_removable_run`
+        lets go; otherwise one line saying what would work: ``resume`` only when the unfinished
+        stage has a checkpoint (and ``resumable``), ``overwrite`` only when
+        :func:`kerascon.ownership.protected_reason` allows replacing the folder (``data_paths``:
+        what the new run would read). Needs no Keras, so a front end can check a destination
+        before loading TensorFlow.
         """
         if self.is_empty():
+            return
+        if overwrite:
+            require_removable_run(self.path, data_paths=data_paths)
             return
         another = Setting("output_dir", Placeholder("DIR"))
         if not self.is_run():
@@ -133,7 +146,7 @@ class RunDirectory:
                 "another {0}", another)
         fixes, words = [], []
         unfinished = self.unfinished_stage()
-        if unfinished is not None and self.has_checkpoint(unfinished):
+        if resumable and unfinished is not None and self.has_checkpoint(unfinished):
             fixes.append(Setting("resume", True))
             words.append("continue it with {%d}" % (len(fixes) - 1))
         if protected_reason(self.path, data_paths) is None:

@@ -30,7 +30,6 @@ from kerascon.ownership import (
     OwnershipError,
     folder_contents,
     is_kerascon_entry,
-    require_removable_run,
     write_run_marker,
 )
 from kerascon.runs.checkpoints import EpochCheckpoint
@@ -105,8 +104,8 @@ def _sources(config: TrainConfig, holdout: HoldOut):
                         max_image_pixels=config.max_image_pixels)
     _check_classes(train, config)
     evaluation = None
-    if config.eval_split and config.split is None and split_folders(config.data):
-        parts = split_folders(config.data)
+    parts = split_folders(config.data) if config.eval_split and config.split is None else ()
+    if parts:
         raise DataError(f"{{0}} trains on all images of '{config.data}' "
                         f"({', '.join(p + '/' for p in parts)} together), so its "
                         f"{config.eval_split!r} split would evaluate training images; set {{1}} "
@@ -272,7 +271,6 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
 _INHERITED_BY_LINEAR = ("data", "data_dir", "split", "eval_split", "image_size", "arch", "stem",
                         "width_multiplier", "mean", "std", "seed", "strategy", "batch_size",
                         "skip_corrupt", "val_fraction", "max_image_pixels")
-_LINEAR_DEFAULTS = LINEAR_STAGE_DEFAULTS
 
 
 def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optional[dict] = None,
@@ -306,7 +304,7 @@ def resolve_config(stage: Optional[str] = None, run_dir=None, overrides: Optiona
     elif not STAGES[stage].starts_run:
         if run is not None and not pretrained:  # a linear stage on a run's encoder
             base = _inherited_by_linear(run)
-        base.update(_LINEAR_DEFAULTS)
+        base.update(LINEAR_STAGE_DEFAULTS)
     values = {**base, **file_values, **overrides, "stage": stage}
     if "lr" in file_values or "lr" in overrides:
         values["lr_per_feature"] = None  # a learning rate given by the user is taken as it is
@@ -340,9 +338,7 @@ def _data_paths(config: TrainConfig) -> tuple:
 def _prepare_run(run: RunDirectory, config: TrainConfig, resume: bool, overwrite: bool):
     if config.starts_run and not resume:
         if not run.is_empty():
-            if not overwrite:
-                run.require_new_run(_data_paths(config))
-            require_removable_run(run.path, data_paths=_data_paths(config))
+            run.require_new_run(_data_paths(config), overwrite=overwrite)
             shutil.rmtree(run.path)
     if config.starts_run and run.is_empty():
         write_run_marker(run.path)  # a new run: before anything else goes into it
@@ -425,11 +421,9 @@ def _check_start(config: TrainConfig, run: RunDirectory, resume: bool, overwrite
         from kerascon.encoders import get_architecture
 
         get_architecture(config.arch)
-    if chief and starts_run and not resume:
-        if overwrite:  # what a new run would delete: only a run, never the user's files
-            require_removable_run(run.path, data_paths=_data_paths(config))
-        else:
-            run.require_new_run(_data_paths(config))  # other workers may see the chief's files already
+    if chief and starts_run and not resume:  # other workers may see the chief's files already
+        # What a new run would delete: only a run, never the user's files.
+        run.require_new_run(_data_paths(config), overwrite=overwrite)
     if not starts_run and not run.is_run():
         raise OwnershipError(f"{run.path} is not a kerascon run (it holds "
                              f"{folder_contents(run.path)}); pass the {{0}} of a training run",

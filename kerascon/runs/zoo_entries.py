@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from kerascon.atomic_files import atomic_path, atomic_write_text
-from kerascon.errors import ConfigError, Placeholder, RunError, Setting
-from kerascon.ownership import OwnershipError, folder_contents, require_removable_run, write_run_marker
+from kerascon.errors import ConfigError
+from kerascon.ownership import write_run_marker
 from kerascon.runs.directory import RunDirectory
 from kerascon.runs.evaluation import run_evaluation
 from kerascon.runs.training import resolve_config, run_stage
@@ -65,17 +65,9 @@ def recipe_paths(name) -> list:
 def _new_run(output, overwrite: bool, data=None) -> RunDirectory:
     """The run directory ``output`` for a new run; one line if it holds something else."""
     run = RunDirectory(output)
-    if run.is_empty():
-        return run
-    if overwrite:  # replacing it deletes it: only a run may go (kerascon.ownership)
-        require_removable_run(run.path, data_paths=[data] if data else ())
-        return run
-    if not run.is_run():
-        raise OwnershipError(f"{run.path} already exists and is not a kerascon run (it holds "
-                             f"{folder_contents(run.path)}); a new run goes into a new or empty "
-                             "folder: choose another {0}", Setting("output_dir", Placeholder("DIR")))
-    raise RunError(f"run directory {run.path} already exists and is not empty; choose "
-                   "another {0} or set {1}", Setting("output_dir"), Setting("overwrite", True))
+    # Replacing it deletes it: only a run may go (kerascon.ownership); a build never resumes.
+    run.require_new_run([data] if data else (), overwrite=overwrite, resumable=False)
+    return run
 
 
 def _measure(run_dir) -> dict:
