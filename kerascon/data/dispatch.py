@@ -30,8 +30,6 @@ __all__ = ["has_evaluation_split", "load_source", "split_folders"]
 
 logger = logging.getLogger("kerascon.data")
 
-_PATH, _TFDS_NAME, _WHAT_DATA = DATA_PATH, TFDS_NAME, WHAT_DATA
-
 
 def _visible_entries(folder: str):
     return [entry for entry in os.scandir(folder) if not entry.name.startswith(".")]
@@ -269,8 +267,8 @@ def _tfds_source(name: str, split: str, data_dir) -> DataSource:
     except tfds.core.registered.DatasetNotFoundError:
         where = f" in data_dir {data_dir}" if data_dir else ""
         raise DataError(f"{name!r} is neither an existing file or folder nor a TFDS dataset "
-                        f"(registered or prepared{where}); pass {_WHAT_DATA}",
-                        _PATH, _TFDS_NAME) from None
+                        f"(registered or prepared{where}); pass {WHAT_DATA}",
+                        DATA_PATH, TFDS_NAME) from None
     finally:
         absl_logger.setLevel(level)
     if prepared:
@@ -278,7 +276,7 @@ def _tfds_source(name: str, split: str, data_dir) -> DataSource:
     root = str(getattr(builder, "data_dir_root", None) or data_dir or "~/tensorflow_datasets")
     fix = (f"set {{0}} to a copy prepared elsewhere (`tfds build {name} --data_dir DIR`), or "
            "{1} to an image folder or .npz file instead")
-    hints = (Setting("data_dir", Placeholder("DIR")), _PATH)
+    hints = (Setting("data_dir", Placeholder("DIR")), DATA_PATH)
     if not _online():
         raise DataError(f"TFDS dataset {name!r} is not prepared in '{root}' and cannot be "
                         f"downloaded (no network); {fix}", *hints)

@@ -38,6 +38,7 @@ from kerascon.runs.directory import RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
 from kerascon.runs.pretrained_encoders import (
+    PRETRAINED_BACKBONE_LR_MULTIPLIER,
     build_pretrained_model,
     pretrained_run,
     pretrained_values,
@@ -230,7 +231,7 @@ def backbone_options(config: TrainConfig, steps_per_epoch: int) -> dict:
     """The SupConModel options for training the encoder: fine-tuning and momentum queue."""
     multiplier = config.backbone_lr_multiplier
     if multiplier is None:
-        multiplier = 0.1 if config.pretrained else 1.0
+        multiplier = PRETRAINED_BACKBONE_LR_MULTIPLIER if config.pretrained else 1.0
     return {"backbone_lr_multiplier": multiplier,
             "freeze_backbone_steps": config.freeze_backbone_epochs * steps_per_epoch,
             "freeze_batch_norm": config.freeze_batch_norm,
