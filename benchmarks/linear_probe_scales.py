@@ -9,7 +9,7 @@ features then get a linear probe (``run_stage`` of the ``linear`` stage, the pat
 * ``pixels``: the preprocessed image flattened (no learned features at all).
 
 Each encoder is probed with the old default (no feature normalization, lr 0.5) and the
-new one (``probe_normalization=True`` and ``_LINEAR_DEFAULTS``), and, with
+new one (``probe_normalization=True`` and ``LINEAR_STAGE_DEFAULTS``), and, with
 ``--sweep``, over a range of learning rates with and without the normalization (the
 best tuned lr). Prints a markdown table of first/final/highest epoch loss and test top-1.
 
@@ -93,8 +93,8 @@ def main(argv=None):
 
     import keras
 
-    from kerascon.runs.config import TrainConfig
-    from kerascon.runs.training import _INHERITED_BY_LINEAR, _LINEAR_DEFAULTS, run_stage
+    from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
+    from kerascon.runs.training import _INHERITED_BY_LINEAR, run_stage
 
     info = machine_info()
     first = TrainConfig(stage="contrastive", arch="resnet18", width_multiplier=0.125,
@@ -105,7 +105,7 @@ def main(argv=None):
     run_stage(first, base_dir, overwrite=True)
     contrastive_model = keras.saving.load_model(os.path.join(base_dir, "model.keras"))
     inherited = {key: getattr(first, key) for key in _INHERITED_BY_LINEAR}
-    new = first.replace(**inherited, **_LINEAR_DEFAULTS, stage="linear")
+    new = first.replace(**inherited, **LINEAR_STAGE_DEFAULTS, stage="linear")
     if args.epochs:
         new = new.replace(epochs=args.epochs)
     old = new.replace(lr=OLD_LR)

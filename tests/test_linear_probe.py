@@ -9,8 +9,8 @@ import pytest
 
 from kerascon.data.dispatch import load_source
 from kerascon.model import SupConModel
-from kerascon.runs.config import TrainConfig
-from kerascon.runs.training import _LINEAR_DEFAULTS, _optimizer, _per_feature_learning_rate
+from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
+from kerascon.runs.training import _optimizer, _per_feature_learning_rate
 
 IMAGE = 8
 
@@ -99,7 +99,7 @@ def probe_losses(scale, *, normalize, lr, epochs=5, batch_size=128):
     encoder, x, y = digits(scale)
     model = SupConModel(encoder, 10, projection_dim=8, projection_hidden_dim=16, stage="linear",
                         probe_normalization=normalize)
-    config = TrainConfig(**{**_LINEAR_DEFAULTS, "stage": "linear", "epochs": epochs,
+    config = TrainConfig(**{**LINEAR_STAGE_DEFAULTS, "stage": "linear", "epochs": epochs,
                             "batch_size": batch_size})
     # lr=None: the linear stage's default, scaled to the feature dimension as run_stage does.
     config = (_per_feature_learning_rate(config, model) if lr is None
