@@ -10,6 +10,7 @@ from kerascon.cli.options import (
     data_options,
     import_tensorflow_quietly,
     json_option,
+    resolve_data,
 )
 from kerascon.zoo.torch_checkpoint import LAYOUTS
 
@@ -254,19 +255,21 @@ Examples:
   kerascon zoo verify resnet18.supcon_digits
   kerascon zoo verify resnet18.supcon_digits --linear-epochs 5 --json
   kerascon zoo verify resnet18.supcon_digits --output runs/verify   # keep the run
+  kerascon zoo verify resnet20.supcon_cifar10 --data-dir ~/tensorflow_datasets
+  kerascon zoo verify resnet20.supcon_cifar10 --data ~/data/cifar10   # your own copy
 """
 
 
 @zoo.command("verify", epilog=VERIFY_EXAMPLES)
 @click.argument("name")
-@add_options(data_options[:1])
+@add_options(data_options)
 @click.option("--linear-epochs", type=click.IntRange(min=1), default=None,
               help="Train the linear classifier this many epochs instead of the recipe's "
                    "(a quick check; the comparison with the card still applies).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Keep the run directory here (default: a temporary one).")
 @json_option
-def verify(name, data, linear_epochs, output_dir, as_json):
+def verify(name, data, dataset, data_dir, linear_epochs, output_dir, as_json):
     """Re-measure the card of the pretrained entry NAME on its test split.
 
     Loads the shipped weights (offline, sha256 checked), trains the linear classifier on
@@ -281,7 +284,8 @@ def verify(name, data, linear_epochs, output_dir, as_json):
     import_tensorflow_quietly()
     from kerascon.runs.zoo_entries import TOLERANCE, verify_entry
 
-    result = verify_entry(name, data=data, linear_epochs=linear_epochs, output=output_dir,
+    result = verify_entry(name, data=resolve_data(data, dataset), data_dir=data_dir,
+                          linear_epochs=linear_epochs, output=output_dir,
                           callbacks_for=None if as_json else _progress_for)
     if as_json:
         click.echo(json.dumps(result))
@@ -299,6 +303,8 @@ BUILD_EXAMPLES = """\b
 Examples:
   kerascon zoo build resnet18.supcon_digits --output runs/supcon_digits
   kerascon zoo build resnet18.supcon_digits --output runs/supcon_digits --overwrite --json
+  kerascon zoo build resnet20.supcon_cifar10 --output runs/r20 --data ~/data/cifar10
+  kerascon zoo build resnet20.supcon_cifar10 --output runs/r20 --resume   # after a stop
 """
 
 
@@ -306,10 +312,12 @@ Examples:
 @click.argument("name")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), required=True,
               help="New run directory for the recipe's stages.")
-@add_options(data_options[:1])
+@add_options(data_options)
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option("--resume", is_flag=True,
+              help="Continue a build that stopped: an unfinished stage from its last checkpoint.")
 @json_option
-def build(name, output_dir, data, overwrite, as_json):
+def build(name, output_dir, data, dataset, data_dir, overwrite, resume, as_json):
     """Rerun the recipe of the pretrained entry NAME (contrastive + linear stage) into a run.
 
     Prints the measured linear top-1 and kNN top-1 and writes the encoder's float16
@@ -319,11 +327,15 @@ def build(name, output_dir, data, overwrite, as_json):
 
     from kerascon.zoo.pretrained import get_pretrained
 
+    if resume and overwrite:
+        raise click.UsageError("--resume continues a build and --overwrite replaces it; pass one "
+                               "of them")
     get_pretrained(name)  # an unknown name is refused before TensorFlow loads
     import_tensorflow_quietly()
     from kerascon.runs.zoo_entries import build_entry
 
-    result = build_entry(name, output_dir, data=data, overwrite=overwrite,
+    result = build_entry(name, output_dir, data=resolve_data(data, dataset), data_dir=data_dir,
+                         overwrite=overwrite, resume=resume,
                          callbacks_for=None if as_json else _progress_for)
     if as_json:
         click.echo(json.dumps(result))

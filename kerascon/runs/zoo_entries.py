@@ -26,12 +26,14 @@ from typing import Callable, Optional
 from kerascon.atomic_files import atomic_path, atomic_write_text
 from kerascon.errors import ConfigError
 from kerascon.ownership import write_run_marker
+from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
 from kerascon.runs.evaluation import run_evaluation
+from kerascon.runs.records import stage_config
 from kerascon.runs.training import resolve_config, run_stage
 
 __all__ = ["CARD_METRICS", "KNN_K", "KNN_TEMPERATURE", "TOLERANCE", "build_entry",
-           "build_recipe", "recipe_paths", "verify_entry"]
+           "build_recipe", "recipe_paths", "require_same_recipe", "verify_entry"]
 
 #: card metric name -> key of the stored evaluation (a fraction; the card says percent).
 CARD_METRICS = {"linear top-1 (%)": "top1", "kNN top-1 (%)": "knn_top1"}
@@ -65,9 +67,56 @@ def recipe_paths(name) -> list:
 def _new_run(output, overwrite: bool, data=None) -> RunDirectory:
     """The run directory ``output`` for a new run; one line if it holds something else."""
     run = RunDirectory(output)
-    # Replacing it deletes it: only a run may go (kerascon.ownership); a build never resumes.
+    # Replacing it deletes it: only a run may go (kerascon.ownership).
     run.require_new_run([data] if data else (), overwrite=overwrite, resumable=False)
     return run
+
+
+#: Fields a resumed build may differ in: where things are, not what is trained.
+_WHERE_FIELDS = ("data", "data_dir")
+
+
+def require_same_recipe(recorded: TrainConfig, config: TrainConfig, run_path, fields) -> None:
+    """One line naming the first of ``fields`` (those the recipe sets) in which a run's
+    recorded stage differs from the recipe. Values the stage derived (a linear stage's
+    learning rate from ``lr_per_feature``) are not the recipe's, so they are not compared.
+
+    Example:
+        >>> require_same_recipe(stage_config(run, "contrastive"), config, run, ["epochs"])
+    """
+    old, new = recorded.to_dict(), config.to_dict()
+    for field in fields:
+        if field not in _WHERE_FIELDS and old.get(field) != new[field]:
+            raise ConfigError(
+                f"run {run_path} was built with {config.stage} {field} {old.get(field)!r}, the "
+                f"recipe says {new[field]!r}; resume with the recipe it was built with, or build "
+                "into a new --output")
+
+
+def _resumed_run(output) -> RunDirectory:
+    """The run ``output`` a build continues: it must be a run (one line otherwise)."""
+    run = RunDirectory(output)
+    if run.is_empty():
+        return run
+    if not run.is_run():
+        raise ConfigError(f"{run.path} is not a kerascon run, so there is no build to resume; "
+                          "pass the --output of an earlier `kerascon zoo build`, or drop --resume")
+    return run
+
+
+def _build_stage(config: TrainConfig, config_file, run: RunDirectory, index: int, *,
+                 resume: bool, overwrite: bool, callbacks) -> None:
+    """Train one recipe stage; with ``resume``, continue or skip what the run already did."""
+    if resume:
+        recorded = stage_config(run.path, config.stage)
+        if recorded is not None:
+            require_same_recipe(recorded, config, run.path, TrainConfig.read_yaml(config_file))
+            if config.stage in run.finished_stages():
+                return
+            if run.has_checkpoint(config.stage):
+                run_stage(config, run.path, resume=True, callbacks=callbacks)
+                return
+    run_stage(config, run.path, overwrite=overwrite and index == 0, callbacks=callbacks)
 
 
 def _measure(run_dir) -> dict:
@@ -76,10 +125,15 @@ def _measure(run_dir) -> dict:
     return {name: 100.0 * float(result[key]) for name, key in CARD_METRICS.items()}
 
 
-def build_recipe(config_files, output, *, data: Optional[str] = None, overwrite: bool = False,
+def build_recipe(config_files, output, *, data: Optional[str] = None,
+                 data_dir: Optional[str] = None, overwrite: bool = False, resume: bool = False,
                  callbacks_for: Optional[Callable] = None) -> dict:
     """Train ``config_files`` (first stage, then the later ones) into the run ``output``,
     measure it and write its encoder as float16 weights (``RUN/zoo/encoder.npz``).
+
+    ``resume=True`` continues a build that stopped (a stage from its last checkpoint; a
+    finished stage is kept); a stage recorded with another recipe is refused in one line
+    naming the differing field. ``data``/``data_dir`` replace the recipe's data source.
 
     Example:
         >>> build_recipe(["contrastive.yaml", "linear.yaml"], "runs/digits")["sha256"]
@@ -88,13 +142,16 @@ def build_recipe(config_files, output, *, data: Optional[str] = None, overwrite:
     from kerascon.zoo.download import sha256_file
     from kerascon.zoo.float16_weights import save_float16_weights
 
-    run = _new_run(output, overwrite, data)
-    overrides = {"data": data}
+    if resume and overwrite:
+        raise ConfigError("--resume continues a build and --overwrite replaces it; pass one of them")
+    run = _resumed_run(output) if resume else _new_run(output, overwrite, data)
+    overrides = {"data": data, "data_dir": data_dir}
     for index, config_file in enumerate(config_files):
         config = resolve_config(None, run.path if index else None,
                                 overrides if index == 0 else {}, config_file)
         callbacks = callbacks_for(config) if callbacks_for else ()
-        run_stage(config, run.path, overwrite=overwrite and index == 0, callbacks=callbacks)
+        _build_stage(config, config_file, run, index, resume=resume, overwrite=overwrite,
+                     callbacks=callbacks)
     metrics = _measure(run.path)
     weights = run.path / "zoo" / "encoder.npz"
     weights.parent.mkdir(exist_ok=True)
@@ -103,7 +160,8 @@ def build_recipe(config_files, output, *, data: Optional[str] = None, overwrite:
             "sha256": sha256_file(weights), "size": os.path.getsize(weights)}
 
 
-def build_entry(name, output, *, data: Optional[str] = None, overwrite: bool = False,
+def build_entry(name, output, *, data: Optional[str] = None, data_dir: Optional[str] = None,
+                overwrite: bool = False, resume: bool = False,
                 callbacks_for: Optional[Callable] = None) -> dict:
     """Rerun the recipe of the pretrained entry ``name`` into the run directory ``output``.
 
@@ -111,7 +169,8 @@ def build_entry(name, output, *, data: Optional[str] = None, overwrite: bool = F
         >>> build_entry("resnet18.supcon_digits", "runs/supcon_digits")["metrics"]
     """
     return {"name": str(name), **build_recipe(recipe_paths(name), output, data=data,
-                                              overwrite=overwrite, callbacks_for=callbacks_for)}
+                                              data_dir=data_dir, overwrite=overwrite,
+                                              resume=resume, callbacks_for=callbacks_for)}
 
 
 def _seed_run(spec, run: RunDirectory, first_config) -> None:
@@ -128,7 +187,8 @@ def _seed_run(spec, run: RunDirectory, first_config) -> None:
     run.write_stage_metrics(first_config.stage, {"epochs": 0})  # weights loaded, not trained
 
 
-def verify_entry(name, *, data: Optional[str] = None, linear_epochs: Optional[int] = None,
+def verify_entry(name, *, data: Optional[str] = None, data_dir: Optional[str] = None,
+                 linear_epochs: Optional[int] = None,
                  output=None, overwrite: bool = False, tolerance: float = TOLERANCE,
                  callbacks_for: Optional[Callable] = None) -> dict:
     """Re-measure the card of the pretrained entry ``name`` on its test split.
@@ -136,6 +196,7 @@ def verify_entry(name, *, data: Optional[str] = None, linear_epochs: Optional[in
     Args:
         data: the recipe's data elsewhere (e.g. a copy of the data set); default: the
             recipe's own ``data``.
+        data_dir: the TFDS data directory the recipe's TFDS data set is prepared in.
         linear_epochs: train the linear classifier for this many epochs instead of the
             recipe's (a quick check; the comparison with the card still applies).
         output: keep the run directory here (default: a temporary one, removed).
@@ -156,7 +217,7 @@ def verify_entry(name, *, data: Optional[str] = None, linear_epochs: Optional[in
         raise ConfigError(f"{spec.name}'s recipe has no linear stage to measure it with; add "
                           "one to its recipe")
     card = {m.name: m.value for m in spec.metrics if m.name in CARD_METRICS}
-    first = resolve_config(None, None, {"data": data}, files[0]).replace(pretrained=spec.name)
+    first = resolve_config(None, None, {"data": data, "data_dir": data_dir}, files[0]).replace(pretrained=spec.name)
     if linear_epochs is not None and linear_epochs < 1:
         raise ConfigError(f"linear_epochs must be >= 1, got {linear_epochs}")
     with tempfile.TemporaryDirectory(prefix="kerascon-verify-") as scratch:
