@@ -87,3 +87,45 @@ def test_stability_sweep_writes_spread_and_plot(tiny_cifar, tmp_path):
     for key, spread in sweep["spread"].items():
         assert spread["spread"] == pytest.approx(spread["max"] - spread["min"])
     assert (out / "stability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------ machine record (benchmarks.common)
+SAMPLE_CPUINFO = """\
+processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu vme sse sse2 ssse3 sse4_1 avx fma avx2 avx512f avx512dq avx512_bf16 avx_vnni \
+amx_bf16 amx_tile amx_int8 aes
+bugs\t\t: spectre_v1
+
+processor\t: 1
+flags\t\t: fpu sse2
+"""
+
+
+def test_cpu_flags_and_vector_extensions_from_cpuinfo_text():
+    from benchmarks.common import cpu_flags, vector_extensions
+
+    flags = cpu_flags(SAMPLE_CPUINFO)  # the first processor's line
+    assert {"fpu", "sse4_1", "avx512f", "amx_int8", "aes"} <= flags and "spectre_v1" not in flags
+    assert vector_extensions(flags) == ["amx_bf16", "amx_int8", "amx_tile", "avx", "avx2",
+                                        "avx512_bf16", "avx512dq", "avx512f", "avx_vnni", "fma"]
+    assert vector_extensions(cpu_flags("processor : 0\nflags : fpu sse2 sse4_2\n")) == []
+    assert cpu_flags("Features\t: fp asimd sve\n") == {"fp", "asimd", "sve"}  # Arm
+    assert cpu_flags("") == set()
+
+
+def test_runtime_record_names_threads_onednn_and_load(monkeypatch):
+    from benchmarks.common import runtime_line, runtime_record
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    record = runtime_record()  # TensorFlow is imported by this module: its pools are read
+    assert record["TF_ENABLE_ONEDNN_OPTS"] == "0" and record["ONEDNN_MAX_CPU_ISA"] is None
+    assert record["tf_intra_op_threads"] == tf.config.threading.get_intra_op_parallelism_threads()
+    assert record["tf_inter_op_threads"] == tf.config.threading.get_inter_op_parallelism_threads()
+    assert isinstance(record["cpu_vector_extensions"], list)
+    line = runtime_line(record)
+    assert "TF_ENABLE_ONEDNN_OPTS=0" in line and "ONEDNN_MAX_CPU_ISA=unset" in line
+    assert f"TF threads intra {record['tf_intra_op_threads']} / inter" in line
+    assert f"load average {record['load_average']}" in line and "\n" not in line
