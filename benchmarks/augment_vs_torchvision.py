@@ -46,6 +46,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.common import runtime_line, runtime_record  # noqa: E402
+
 CIFAR_NPZ = "/work/shared/data/cifar10/cifar10_jpeg.npz"
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -216,6 +218,7 @@ def main(argv=None):
     blurs = {"off": [False], "on": [True], "both": [False, True]}[args.blur]
     print(f"two-view SimCLR augmentation, source {args.source}, batch {args.batch}, "
           f"{args.repeats} alternating epochs per side; load average {load_average()}")
+    print(runtime_line(runtime_record()))
     print("| size | blur | workers | images | torchvision img/s | kerascon img/s | ratio | load avg |")
     print("|---:|---|---:|---:|---:|---:|---:|---|")
     for size in args.sizes:

@@ -159,12 +159,16 @@ def main(argv=None):
         return worker(args)
     print(f"batch {args.batch} x {args.views} views x {args.dim}, block size "
           f"{args.block_size or 'auto'}, load average {_load_average()}")
+    from benchmarks.common import runtime_line, runtime_record
+
+    machine = runtime_record()  # the workers are fresh processes with the same environment
+    print(runtime_line(machine))
     print("| mode | loss | seconds | peak RSS MiB | peak increase MiB | dense [N, N] MiB |")
     print("|---|---:|---:|---:|---:|---:|")
     results = []
     for mode in args.modes:
         r = measure(mode, args.batch, args.views, args.dim, args.block_size, args.classes)
-        results.append(r)
+        results.append({**r, "machine": machine})
         print(f"| {mode} | {r['loss']:.5f} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
               f"{r['peak_increase_mib']:.0f} | {r['dense_matrix_mib']:.0f} |", flush=True)
     if args.json:

@@ -26,6 +26,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from benchmarks.common import runtime_line, runtime_record  # noqa: E402
+
 
 def authors_loss_torch(features, labels, temperature):
     """The SupContrast authors' loss (contrast_mode='all'), base_temperature = temperature."""
@@ -120,11 +122,6 @@ def kerascon_side(features, labels, temperature, jit):
     return float(step()), step
 
 
-def _load_average():
-    with open("/proc/loadavg") as f:
-        return f.read().split()[0]
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=1024)
@@ -151,11 +148,14 @@ def main(argv=None):
         if keras.backend.backend() == "jax":
             name = "kerascon (jax, jit)"
         sides.append((name, value, step))
+    before = runtime_record()  # the frameworks are loaded: their thread pools are read
     times = time_alternately([step for _, _, step in sides], args.repeats, args.warmup)
+    after = runtime_record()
     rows = [(name, value, t) for (name, value, _), t in zip(sides, times)]
     torch_times = times[0]
-    print(f"batch {args.batch} x {args.views} views x {args.dim}, {args.threads} threads, "
-          f"load average {_load_average()}")
+    print(f"batch {args.batch} x {args.views} views x {args.dim}, {args.threads} threads "
+          f"(PyTorch's intra-op pool), load average {after['load_average']} (after)")
+    print(runtime_line(before))
     print("| implementation | loss | median ms | min ms | vs PyTorch |")
     print("|---|---:|---:|---:|---:|")
     reference = statistics.median(torch_times)
@@ -168,7 +168,10 @@ def main(argv=None):
             raise SystemExit(f"{name} gives {value}, PyTorch {torch_value}: the losses differ")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([{"name": n, "loss": v, "times_s": t} for n, v, t in rows], f, indent=1)
+            machine = {**before, "load_average_before": before["load_average"],
+                       "load_average_after": after["load_average"]}
+            json.dump([{"name": n, "loss": v, "times_s": t, "machine": machine}
+                       for n, v, t in rows], f, indent=1)
 
 
 if __name__ == "__main__":

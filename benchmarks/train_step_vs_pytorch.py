@@ -15,7 +15,8 @@ gradient and optimizer update), once with Keras' default ``jit_compile="auto"`` 
 
 The steps alternate call by call (one PyTorch step, one kerascon step, ...), with a short
 pause before each, so a change of load on a shared machine hits both sides alike. The
-medians and the load average (before and after) are printed.
+medians, the load average (before and after) and the machine record (CPU model, vector
+extensions, thread and oneDNN settings) are printed; ``--json PATH`` also writes them.
 
     PYTHONPATH=. python benchmarks/train_step_vs_pytorch.py --repeats 7
 """
@@ -23,6 +24,7 @@ medians and the load average (before and after) are printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -32,6 +34,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks.common import runtime_line, runtime_record  # noqa: E402
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -199,11 +203,6 @@ def time_alternately(steps, repeats, warmup, pause):
     return times
 
 
-def load_average():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def configure_tensorflow(threads):
     import tensorflow as tf
 
@@ -221,6 +220,8 @@ def main(argv=None):
     p.add_argument("--pause", type=float, default=0.2, help="seconds of sleep before each step")
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--xla", action="store_true", help="also time kerascon with jit_compile=True")
+    p.add_argument("--json", default=None,
+                   help="also write the rows, each with its step times and the machine record")
     args = p.parse_args(argv)
     configure_tensorflow(args.threads)
     rng = np.random.default_rng(0)
@@ -231,17 +232,25 @@ def main(argv=None):
              ("kerascon (TF, jit_compile='auto')", kerascon_side(views, labels, args.lr, "auto"))]
     if args.xla:
         sides.append(("kerascon (TF, jit_compile=True)", kerascon_side(views, labels, args.lr, True)))
-    load_before = load_average()
+    before = runtime_record()  # both frameworks are loaded: their thread pools are read
     times = time_alternately([step for _, step in sides], args.repeats, args.warmup, args.pause)
+    after = runtime_record()
     print(f"ResNet-18 (CIFAR stem) + MLP head, {args.batch} x 2 views x {s} px, fp32, "
           f"{args.threads} threads, {args.repeats} alternating steps per side; "
-          f"load average {load_before} (before), {load_average()} (after)")
+          f"load average {before['load_average']} (before), {after['load_average']} (after)")
+    print(runtime_line(before))
     print("| implementation | median s | min s | max s | speed vs PyTorch |")
     print("|---|---:|---:|---:|---:|")
     reference = statistics.median(times[0])
     for (name, _), t in zip(sides, times):
         median = statistics.median(t)
         print(f"| {name} | {median:.3f} | {min(t):.3f} | {max(t):.3f} | {reference / median:.2f}x |")
+    if args.json:
+        machine = {**before, "load_average_before": before["load_average"],
+                   "load_average_after": after["load_average"]}
+        with open(args.json, "w") as f:
+            json.dump([{"name": name, "times_s": t, "machine": machine}
+                       for (name, _), t in zip(sides, times)], f, indent=1)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,9 @@ def _interrupted(target, stage: str) -> str:
                          "takes no other; a linear stage on --run takes the run's", "image_size"))
 @click.option("--temperature", type=float, default=None,
               help=_help("Temperature of the SupCon loss", "temperature"))
+@click.option("--joint-weight", type=float, default=None,
+              help=_help("Weight lambda of SupCon in the joint stage, in [0, 1]: loss = "
+                         "cross-entropy + lambda * SupCon", "joint_weight"))
 @click.option("--loss", type=click.Choice(LOSSES), default=None,
               help=_help("Contrastive loss: supcon (labels) or simclr (labels ignored)", "loss"))
 @click.option("--augment", type=click.Choice(AUGMENT_POLICIES), default=None,

@@ -87,3 +87,146 @@ def test_stability_sweep_writes_spread_and_plot(tiny_cifar, tmp_path):
     for key, spread in sweep["spread"].items():
         assert spread["spread"] == pytest.approx(spread["max"] - spread["min"])
     assert (out / "stability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------ machine record (benchmarks.common)
+SAMPLE_CPUINFO = """\
+processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu vme sse sse2 ssse3 sse4_1 avx fma avx2 avx512f avx512dq avx512_bf16 avx_vnni \
+amx_bf16 amx_tile amx_int8 aes
+bugs\t\t: spectre_v1
+
+processor\t: 1
+flags\t\t: fpu sse2
+"""
+
+
+def test_cpu_flags_and_vector_extensions_from_cpuinfo_text():
+    from benchmarks.common import cpu_flags, vector_extensions
+
+    flags = cpu_flags(SAMPLE_CPUINFO)  # the first processor's line
+    assert {"fpu", "sse4_1", "avx512f", "amx_int8", "aes"} <= flags and "spectre_v1" not in flags
+    assert vector_extensions(flags) == ["amx_bf16", "amx_int8", "amx_tile", "avx", "avx2",
+                                        "avx512_bf16", "avx512dq", "avx512f", "avx_vnni", "fma"]
+    assert vector_extensions(cpu_flags("processor : 0\nflags : fpu sse2 sse4_2\n")) == []
+    assert cpu_flags("Features\t: fp asimd sve\n") == {"fp", "asimd", "sve"}  # Arm
+    assert cpu_flags("") == set()
+
+
+def test_runtime_record_names_threads_onednn_and_load(monkeypatch):
+    from benchmarks.common import runtime_line, runtime_record
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    record = runtime_record()  # TensorFlow is imported by this module: its pools are read
+    assert record["TF_ENABLE_ONEDNN_OPTS"] == "0" and record["ONEDNN_MAX_CPU_ISA"] is None
+    assert record["tf_intra_op_threads"] == tf.config.threading.get_intra_op_parallelism_threads()
+    assert record["tf_inter_op_threads"] == tf.config.threading.get_inter_op_parallelism_threads()
+    assert isinstance(record["cpu_vector_extensions"], list)
+    line = runtime_line(record)
+    assert "TF_ENABLE_ONEDNN_OPTS=0" in line and "ONEDNN_MAX_CPU_ISA=unset" in line
+    assert f"TF threads intra {record['tf_intra_op_threads']} / inter" in line
+    assert f"load average {record['load_average']}" in line and "\n" not in line
+
+
+# ------------------------------------------------------------ finetune_transfer (no training)
+def test_kshot_draw_is_exact_per_class_and_seeded():
+    from benchmarks.finetune_transfer import kshot_indices
+
+    labels = np.repeat(np.arange(5), [30, 12, 20, 7, 15])
+    draws = {seed: kshot_indices(labels, 7, seed) for seed in (0, 1)}
+    for index in draws.values():
+        assert len(set(index.tolist())) == 35
+        np.testing.assert_array_equal(np.bincount(labels[index], minlength=5), [7] * 5)
+    assert set(draws[0].tolist()) != set(draws[1].tolist())  # another seed, other images
+    np.testing.assert_array_equal(kshot_indices(labels, 7, 0), draws[0])  # same seed, same
+    assert set(kshot_indices(labels, 3, 0).tolist()) <= set(draws[0].tolist())  # nested in k
+
+
+def test_k_larger_than_a_class_is_one_line_naming_k_and_the_count():
+    from benchmarks.finetune_transfer import KShotError, kshot_indices
+
+    labels = np.repeat(np.arange(3), [10, 4, 10])
+    with pytest.raises(KShotError) as error:
+        kshot_indices(labels, 5, 0, class_names=["cat", "dog", "frog"])
+    message = str(error.value)
+    assert message == "k=5 is more than the 4 training images of class 'dog'; give --ks of at most 4"
+    with pytest.raises(KShotError, match="k=0"):
+        kshot_indices(labels, 0, 0)
+
+
+def test_label_flipping_flips_exactly_the_share_to_another_class():
+    from benchmarks.finetune_transfer import flip_labels
+
+    labels = np.repeat(np.arange(5), 10)
+    noisy, flipped = flip_labels(labels, 0.2, 5, seed=3)
+    changed = np.flatnonzero(noisy != labels)
+    assert len(flipped) == 10 and changed.tolist() == flipped.tolist()  # every flip changes
+    assert noisy.min() >= 0 and noisy.max() <= 4
+    np.testing.assert_array_equal(flip_labels(labels, 0.2, 5, seed=3)[0], noisy)
+    assert flip_labels(labels, 0.2, 5, seed=4)[1].tolist() != flipped.tolist()
+    assert len(flip_labels(labels[:7], 0.2, 5, seed=0)[1]) == 1  # round(1.4)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        flip_labels(labels, 0.2, 1, seed=0)
+
+
+def test_validation_share_keeps_every_class_on_both_sides():
+    from benchmarks.finetune_transfer import split_validation
+
+    labels = np.repeat(np.arange(4), [10, 2, 5, 3])
+    train, val = split_validation(labels, 0.2, seed=0)
+    assert sorted(train.tolist() + val.tolist()) == list(range(len(labels)))
+    np.testing.assert_array_equal(np.bincount(labels[val]), [2, 1, 1, 1])
+    assert set(labels[train].tolist()) == {0, 1, 2, 3}
+
+
+def test_paired_t_interval_against_a_hand_computed_value():
+    from benchmarks.common import mean_std, paired_t_interval, t_quantile_975
+
+    # differences 1..5: mean 3, sd sqrt(2.5), t(0.975, 4) = 2.776445;
+    # half width 2.776445 * sqrt(2.5) / sqrt(5) = 1.963243
+    mean, low, high, n = paired_t_interval([2, 4, 6, 8, 10], [1, 2, 3, 4, 5])
+    assert (mean, n) == (3.0, 5)
+    assert low == pytest.approx(3 - 1.963243, abs=1e-5)
+    assert high == pytest.approx(3 + 1.963243, abs=1e-5)
+    assert paired_t_interval([0.5], [0.25]) == (0.25, None, None, 1)
+    assert t_quantile_975(35) == pytest.approx(2.030108, abs=1e-4)  # between the table's rows
+    assert t_quantile_975(500) == pytest.approx(1.964720, abs=1e-4)
+    assert mean_std([1, 2, 3, 4, 5]) == pytest.approx((3.0, 2.5 ** 0.5))
+
+
+def test_summary_table_pairs_arms_by_seed():
+    from benchmarks.finetune_transfer import summarise
+
+    results = [{"pretrain": "supcon", "noise": "clean", "k": 10, "seed": s, "arm": arm,
+                "top1": top1, "ece": 0.1}
+               for s, (ce, joint, linear) in enumerate([(0.50, 0.52, 0.40), (0.60, 0.63, 0.41)])
+               for arm, top1 in (("ce", ce), ("joint", joint), ("linear", linear))]
+    table, numbers = summarise(results, ["ce", "joint", "linear"])
+    assert numbers[0]["joint_minus_ce"]["mean"] == pytest.approx(0.025)
+    assert numbers[0]["ce_minus_linear"]["mean"] == pytest.approx(0.145)
+    # joint - ce: differences 0.02, 0.03: sd 0.00707, t(0.975, 1) = 12.706205 -> ±0.0635
+    assert numbers[0]["joint_minus_ce"]["high"] == pytest.approx(0.025 + 0.063531, abs=1e-5)
+    assert "+2.5 [-3.9, +8.9]" in table and "55.0 ± 7.1" in table
+
+
+def test_transfer_benchmark_refuses_a_large_k_before_training(tmp_path, capsys):
+    from benchmarks import finetune_transfer
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 6)
+    np.savez(tmp_path / "tiny.npz", x_train=rng.integers(0, 255, (60, 32, 32, 3), dtype=np.uint8),
+             y_train=labels, x_test=rng.integers(0, 255, (20, 32, 32, 3), dtype=np.uint8),
+             y_test=np.repeat(np.arange(10), 2), class_names=[f"c{i}" for i in range(10)])
+    work = tmp_path / "work"
+    with pytest.raises(SystemExit) as stop:
+        finetune_transfer.main(["--data", str(tmp_path / "tiny.npz"), "--work", str(work),
+                                "--ks", "2,7", "--quick"])
+    assert str(stop.value) == ("error: k=7 is more than the 6 training images of class 'c5'; "
+                               "give --ks of at most 6")
+    assert not (work / "runs").exists()
+    with pytest.raises(SystemExit):  # argparse: --work inside the repository
+        finetune_transfer.main(["--data", str(tmp_path / "tiny.npz"), "--work", "benchmarks/x"])
+    assert "lies inside the repository" in capsys.readouterr().err

@@ -139,12 +139,14 @@ def test_train_json_output(tmp_path):
 
 def test_config_file_and_unknown_key(tmp_path):
     config = tmp_path / "config.yaml"
-    config.write_text("epochs: 1\nsteps_per_epoch: 1\nbatch-size: 16\ntemperature: 0.2\n")
+    config.write_text("epochs: 1\nsteps_per_epoch: 1\nbatch-size: 16\ntemperature: 0.2\n"
+                      "joint_weight: 0.2\n")
     result = invoke("train", *TINY, "--config", config, "--batch-size", "32",
-                    "--output", tmp_path / "run")
+                    "--joint-weight", "0.3", "--output", tmp_path / "run")
     assert result.exit_code == 0, result.output
     resolved = TrainConfig.from_yaml(tmp_path / "run/stages/contrastive/config.yaml")
     assert (resolved.temperature, resolved.batch_size, resolved.epochs) == (0.2, 32, 1)
+    assert resolved.joint_weight == 0.3  # the option wins over the file
     config.write_text("epoch: 3\n")
     result = CliRunner().invoke(main, ["train", *TINY, "--config", str(config),
                                        "--output", str(tmp_path / "other")])

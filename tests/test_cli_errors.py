@@ -68,6 +68,11 @@ def offline(monkeypatch):
     (["--data", "{tmp}/empty"], ["'{tmp}/empty' is empty", "train/<class>/", "--split none"]),
     (["--data", "{tmp}/one_class"], ["only one class ('cat')", "at least 2"]),
     (["--temperature", "0"], ["temperature must be > 0"]),
+    (["--stage", "joint", "--joint-weight", "1.5"],
+     ["joint_weight 1.5 is outside [0, 1]", "--joint-weight 0.5"]),
+    (["--stage", "joint", "--joint-weight", "-0.1"],
+     ["joint_weight -0.1 is outside [0, 1]", "--joint-weight 0.5"]),
+    (["--config", "{tmp}/heavy.yaml"], ["joint_weight 2 is outside [0, 1]", "--joint-weight 0.5"]),
     (["--batch-size", "0"], ["batch_size must be an integer >= 1, got 0"]),
     (["--views", "0"], ["views must be an integer >= 1, got 0"]),
     (["--arch", "resnet51"], ["unknown architecture 'resnet51'", "did you mean 'resnet50' or 'resnet56'?"]),
@@ -85,6 +90,7 @@ def test_bad_training_input(tmp_path, offline, args, expected):
     write_folder(tmp_path / "one_class" / "train", ["cat"])
     write_folder(tmp_path / "one_class" / "test", ["cat"])
     (tmp_path / "bad.yaml").write_text("temprature: 0.5\n")
+    (tmp_path / "heavy.yaml").write_text("stage: joint\njoint_weight: 2\n")
     args = [a.format(tmp=tmp_path) for a in args]
     output = tmp_path / "run"
     message = one_error_line(invoke("train", *TINY, *args, "--output", output))

@@ -76,9 +76,10 @@ def test_linear_stage_on_a_zoo_entry_starts_a_self_contained_run(probe, colours)
 def test_a_run_directory_as_the_pretrained_encoder(probe, colours, tmp_path):
     run = tmp_path / "fine_tuned"
     result = invoke_cli("train", "--stage", "joint", "--pretrained", probe, "--data", colours,
-                        *FAST, "--output", run)
+                        "--joint-weight", "0.25", *FAST, "--output", run)
     assert result.exit_code == 0, result.output
     config = stage_config(run, "joint")
+    assert config.joint_weight == 0.25
     parent = stage_config(probe, "linear")
     assert config.pretrained == str(probe.resolve())
     for key in ("arch", "stem", "width_multiplier", "image_size", "projection_dim",
@@ -86,6 +87,7 @@ def test_a_run_directory_as_the_pretrained_encoder(probe, colours, tmp_path):
         assert getattr(config, key) == getattr(parent, key), key
     model = load_model(run / "model.keras")
     assert (model.stage, model.num_classes) == ("joint", 3)
+    assert model.joint_weight == pytest.approx(0.25)
     assert model.backbone_lr_multiplier == pytest.approx(0.1)
     result = invoke_cli("eval", "--run", run, "--knn", "--json")
     assert result.exit_code == 0, result.output

@@ -141,6 +141,10 @@ class TrainConfig:
             raise ConfigError(
                 f"temperature must be > 0, got {self.temperature}; the paper uses {{0}}",
                 Setting("temperature", 0.1))
+        if not 0 <= self.joint_weight <= 1:
+            raise ConfigError(f"joint_weight {self.joint_weight:g} is outside [0, 1] (the weight of "
+                              "SupCon next to cross-entropy in the joint stage); set {0}, or any "
+                              "value between 0 and 1", Setting("joint_weight", 0.5))
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.lr_per_feature is not None and not self.lr_per_feature > 0:
