@@ -41,12 +41,12 @@ def _memory_child(setting, batch, views, dim):
     import numpy as np
 
     from benchmarks import common
-    from kerascon import queue_loss
+    from kerascon import loss_blocks
     from kerascon.model import SupConModel
 
     options = dict(MEMORY_SETTINGS[setting])
     if options.pop("dense", False):
-        queue_loss.QUEUE_AUTO_BLOCK_ELEMENTS = 2**62
+        loss_blocks.AUTO_BLOCK_ELEMENTS = 2**62  # "auto" stays dense
     encoder = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, strides=2),
                                 keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D()])
     model = SupConModel(encoder, projection_dim=dim, projection_hidden_dim=256, **options)

@@ -7,6 +7,8 @@ from typing import Sequence
 import keras
 from keras import ops
 
+from kerascon.loss_kernel import l2_normalize
+
 __all__ = [
     "L2Normalize",
     "ProjectionHead",
@@ -22,7 +24,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @keras.saving.register_keras_serializable(package="kerascon")
 class L2Normalize(keras.layers.Layer):
-    """Scales each vector along ``axis`` to unit L2 norm, computed in float32.
+    """Scales each vector along ``axis`` to unit L2 norm, computed in float32
+    (:func:`kerascon.loss_kernel.l2_normalize`, as the losses do).
 
     A zero vector stays zero (the norm is floored at ``sqrt(epsilon)``), so neither
     the value nor the gradient can be NaN.
@@ -38,9 +41,7 @@ class L2Normalize(keras.layers.Layer):
         self.epsilon = epsilon
 
     def call(self, inputs):
-        x = ops.cast(inputs, "float32")
-        squared = ops.sum(ops.square(x), axis=self.axis, keepdims=True)
-        return ops.cast(x * ops.rsqrt(ops.maximum(squared, self.epsilon)), self.compute_dtype)
+        return ops.cast(l2_normalize(inputs, self.axis, self.epsilon), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

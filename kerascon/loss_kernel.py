@@ -1,11 +1,20 @@
-"""The per-anchor SupCon kernel shared by the dense and the blockwise loss.
+"""The per-anchor SupCon kernel shared by every SupCon loss of kerascon.
 
 :func:`anchor_terms` takes the logits of a block of anchor rows against the whole contrast
 set (``z_i . z_a / t``) with two boolean masks, and returns the sum of the per-anchor losses
 over the anchors that have a positive, their number, and ``g = d(loss sum) / d(logits)``
 (softmax over A(i) minus the positives' weights, zero on rows without a positive). The
 dense loss is one block holding every anchor (:func:`dense_supcon_sum`); the blockwise loss
-(:mod:`kerascon.loss_blocks`) calls the same kernel block after block.
+(:mod:`kerascon.loss_blocks`) calls the same kernel block after block. The batch loss
+(:mod:`kerascon.losses`, on one device or across replicas) and the loss against a queue of
+keys (:mod:`kerascon.queue_loss`) both reach it through
+:func:`kerascon.loss_blocks.keyed_supcon_sum`.
+
+The masks come from :func:`anchor_masks`: A(i) is every contrast column but the anchor's
+own, less the columns that ``columns_valid`` marks invalid (unwritten queue entries) and
+every column of a padding row (``rows_valid``); P(i) is the columns of A(i) whose key
+equals the anchor's. :func:`l2_normalize` is the one float32 L2 normalisation of the
+losses, the key network and :class:`kerascon.layers.L2Normalize`.
 
 Both wrap it in a hand-written gradient: with ``g`` as above, ``d anchors = g @ contrast / t``
 and ``d contrast = g^T @ anchors / t`` (:func:`logit_input_grads`). The forward body sees
@@ -22,23 +31,49 @@ from keras import ops
 MASKED_LOGIT = -1e9
 
 
-def not_self_mask(self_columns, num_contrast, rows_valid=None):
-    """A(i) as a [rows, N] bool: False on each anchor's own column ``self_columns[i]`` and on
-    every column of a row that ``rows_valid`` marks as padding."""
+def l2_normalize(x, axis=-1, epsilon=1e-12):
+    """``x`` in float32, scaled to unit L2 norm along ``axis``.
+
+    The squared norm is floored at ``epsilon``, so a zero vector stays zero and neither the
+    value nor the gradient is NaN. A float64 ``x`` is normalised before the cast (values
+    beyond float32's range would become inf), then again in float32.
+
+    Example:
+        >>> import numpy as np
+        >>> l2_normalize(np.array([[3.0, 4.0]]))   # [[0.6, 0.8]], float32
+    """
+    x = ops.convert_to_tensor(x)
+    if x.dtype == "float64":
+        x = _unit(x, axis, epsilon)
+    return _unit(ops.cast(x, "float32"), axis, epsilon)
+
+
+def _unit(x, axis, epsilon):
+    squared_norm = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared_norm, epsilon))
+
+
+def not_self_mask(self_columns, num_contrast, rows_valid=None, columns_valid=None):
+    """A(i) as a [rows, N] bool: False on each anchor's own column ``self_columns[i]`` (-1:
+    none), on every column that ``columns_valid`` [N] marks invalid and on every column of a
+    row that ``rows_valid`` [rows] marks as padding."""
     columns = ops.arange(num_contrast, dtype="int32")
     not_self = ops.not_equal(ops.expand_dims(self_columns, 1), ops.expand_dims(columns, 0))
+    if columns_valid is not None:
+        not_self = ops.logical_and(not_self, ops.expand_dims(columns_valid, 0))
     if rows_valid is not None:
         not_self = ops.logical_and(not_self, ops.expand_dims(rows_valid, 1))
     return not_self
 
 
-def anchor_masks(anchor_keys, self_columns, contrast_keys, rows_valid=None):
+def anchor_masks(anchor_keys, self_columns, contrast_keys, rows_valid=None, columns_valid=None):
     """``(positives, not_self)``: [rows, N] bool masks for anchors given by integer keys.
 
     ``not_self`` is :func:`not_self_mask`; ``positives`` are its columns whose key equals
     the anchor's key.
     """
-    not_self = not_self_mask(self_columns, ops.shape(contrast_keys)[0], rows_valid)
+    not_self = not_self_mask(self_columns, ops.shape(contrast_keys)[0], rows_valid,
+                             columns_valid)
     positives = ops.logical_and(
         ops.equal(ops.expand_dims(anchor_keys, 1), ops.expand_dims(contrast_keys, 0)), not_self
     )

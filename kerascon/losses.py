@@ -47,8 +47,12 @@ import keras
 from keras import ops
 
 from kerascon.backend import replica_context
-from kerascon.loss_blocks import blockwise_supcon_sum
-from kerascon.loss_kernel import anchor_masks, dense_supcon_sum, not_self_mask
+from kerascon.loss_blocks import (
+    AUTO_BLOCK_ELEMENTS,  # noqa: F401  (block_size="auto")
+    keyed_supcon_sum,
+    resolve_block_size,
+)
+from kerascon.loss_kernel import dense_supcon_sum, l2_normalize, not_self_mask
 
 __all__ = ["SimCLRLoss", "SupConLoss", "simclr_loss", "supcon_loss"]
 
@@ -103,11 +107,6 @@ def _check_shapes(features, labels, mask):
             raise ValueError(
                 f"mask has {mask.shape[0]} rows but features has a batch of {batch}"
             )
-
-
-def _l2_normalize(x, axis=-1, epsilon=1e-12):
-    squared_norm = ops.sum(ops.square(x), axis=axis, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(squared_norm, epsilon))
 
 
 def _views_first(features):
@@ -175,23 +174,13 @@ def supcon_loss(
         mask = ops.convert_to_tensor(mask)
     _check_shapes(features, labels, mask)
 
-    if features.dtype == "float64":
-        # Normalise before the cast: float64 values beyond float32's range would become inf.
-        features = _l2_normalize(features)
-    features = _l2_normalize(ops.cast(features, "float32"))
+    features = l2_normalize(features)
     replicas = replica_context()
     global_features = replicas.all_gather(features)
     local_batch = ops.shape(features)[0]
     global_batch = ops.shape(global_features)[0]
-    offset = ops.cast(replicas.replica_id, "int32") * local_batch
-    local_index = ops.arange(local_batch, dtype="int32") + offset
-    # Keys decide positives between examples: labels (SupCon) or example ids (SimCLR).
-    if labels is not None:
-        local_keys = ops.cast(ops.reshape(labels, (-1,)), "int32")
-        global_keys = replicas.all_gather(local_keys)
-    else:
-        local_keys = local_index
-        global_keys = ops.arange(global_batch, dtype="int32")
+    local_index, local_keys, global_keys = replica_keys(replicas, labels, local_batch,
+                                                        global_batch)
 
     contrast, views = _views_first(global_features)  # [views * global_batch, dim]
     if contrast_mode == "all":
@@ -208,25 +197,46 @@ def supcon_loss(
     contrast_static = (None if batch_static is None or views_static is None
                        else batch_static * views_static * replicas.num_replicas)
     block = _resolve_block_size(block_size, anchors.shape[0], contrast_static, mask)
-    if block is None:
-        if mask is None:
-            positives, not_self = anchor_masks(ops.tile(local_keys, (anchor_views,)),
-                                               self_columns, ops.tile(global_keys, (views,)))
-        else:  # rows of this replica's examples, every view of every example
-            not_self = not_self_mask(self_columns, ops.shape(contrast)[0])
-            positives = ops.logical_and(ops.tile(ops.not_equal(mask, 0), (anchor_views, views)),
-                                        not_self)
-        totals = dense_supcon_sum(anchors, contrast, positives, not_self,
-                                  temperature=temperature, variant=variant)
-    else:
-        totals = blockwise_supcon_sum(
+    if mask is None:
+        totals = keyed_supcon_sum(
             anchors, ops.tile(local_keys, (anchor_views,)), self_columns, contrast,
             ops.tile(global_keys, (views,)), temperature=temperature, variant=variant,
             block_size=block,
         )
-    loss_sum, valid = totals[0], totals[1]
+    else:  # rows of this replica's examples, every view of every example
+        not_self = not_self_mask(self_columns, ops.shape(contrast)[0])
+        positives = ops.logical_and(ops.tile(ops.not_equal(mask, 0), (anchor_views, views)),
+                                    not_self)
+        totals = dense_supcon_sum(anchors, contrast, positives, not_self,
+                                  temperature=temperature, variant=variant)
+    return replica_share(totals[0], totals[1], replicas, temperature, base_temperature)
 
-    # Normalise by the number of valid anchors in the *global* batch, so replicas agree.
+
+def replica_keys(replicas, labels, local_batch, global_batch):
+    """``(local_index, local_keys, global_keys)`` of this replica's examples.
+
+    ``local_index`` [local_batch] int32 are their rows in the global batch (replica ``r``
+    holds rows ``r * local_batch`` onwards). The keys decide positives between examples:
+    ``labels`` (SupCon; gathered from every replica) or, with ``labels=None``, the example
+    ids (SimCLR: ``local_index`` and ``arange(global_batch)``). Shared by
+    :func:`supcon_loss` and the momentum key network (:mod:`kerascon.momentum`).
+    """
+    offset = ops.cast(replicas.replica_id, "int32") * local_batch
+    local_index = ops.arange(local_batch, dtype="int32") + offset
+    if labels is None:
+        return local_index, local_index, ops.arange(global_batch, dtype="int32")
+    local_keys = ops.cast(ops.reshape(labels, (-1,)), "int32")
+    return local_index, local_keys, replicas.all_gather(local_keys)
+
+
+def replica_share(loss_sum, valid, replicas, temperature, base_temperature):
+    """This replica's share of the loss from its ``loss_sum`` over ``valid`` anchors.
+
+    Normalised by the number of valid anchors in the *global* batch (times the number of
+    replicas), so the mean over replicas is the global loss and replicas agree; scaled by
+    ``temperature / base_temperature`` when ``base_temperature`` is set. Shared by
+    :func:`supcon_loss` and the momentum key network (:mod:`kerascon.momentum`).
+    """
     global_valid = ops.sum(replicas.all_gather(ops.reshape(ops.stop_gradient(valid), (1,))))
     loss = loss_sum * replicas.num_replicas / ops.maximum(global_valid, 1.0)
     if base_temperature is not None:
@@ -234,35 +244,18 @@ def supcon_loss(
     return loss
 
 
-# Above this many anchor x contrast entries, the default computation goes blockwise:
-# 2**24 float32 entries are 64 MiB per [anchors, contrast] matrix.
-AUTO_BLOCK_ELEMENTS = 2**24
-
-
 def _resolve_block_size(block_size, num_anchors, num_contrast, mask):
-    """``None`` for the dense computation, or the anchor rows per block.
-
-    ``num_anchors`` and ``num_contrast`` are static sizes (``None`` when unknown at trace
-    time, in which case "auto" computes densely).
-    """
-    if block_size is None:
-        return None
+    """``None`` for the dense computation, or the anchor rows per block: the one policy of
+    :func:`kerascon.loss_blocks.resolve_block_size`, and always dense with a custom
+    ``mask`` (asking for blocks with one is an error)."""
+    block = resolve_block_size(block_size, num_anchors, num_contrast)
+    if mask is None or block is None:
+        return block
     if block_size != "auto":
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(
-                f"block_size must be 'auto', None (dense) or a positive int, got {block_size!r}"
-            )
-        if mask is not None:
-            raise ValueError(
-                "a custom mask needs the dense computation; pass block_size=None with mask"
-            )
-        return block_size
-    if mask is not None or num_anchors is None or num_contrast is None:
-        return None
-    if num_anchors * num_contrast <= AUTO_BLOCK_ELEMENTS:
-        return None
-    # A block holds a handful of [block, contrast] float32 matrices: keep each ~16 MiB.
-    return max(1, AUTO_BLOCK_ELEMENTS // (4 * num_contrast))
+        raise ValueError(
+            "a custom mask needs the dense computation; pass block_size=None with mask"
+        )
+    return None
 
 
 def simclr_loss(features, *, temperature=0.1, base_temperature=None, variant="out"):

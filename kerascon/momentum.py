@@ -46,6 +46,8 @@ from keras import ops
 
 from kerascon.backend import replica_context
 from kerascon.choices import KEY_BATCH_NORM_MODES
+from kerascon.loss_kernel import l2_normalize
+from kerascon.losses import replica_keys, replica_share
 from kerascon.queue_loss import queue_supcon_sum
 
 __all__ = ["MomentumQueue", "check_momentum_arguments"]
@@ -221,9 +223,8 @@ class MomentumQueue(keras.layers.Layer):
         batch_stats = self.key_batch_norm == "batch"
         x = inputs if self.key_preprocessing is None else self.key_preprocessing(inputs)
         features = self.key_encoder(x, training=batch_stats)
-        z = ops.cast(self.key_projection_head(features, training=batch_stats), "float32")
-        z = z / ops.maximum(ops.norm(z, axis=-1, keepdims=True), 1e-12)
-        return ops.stop_gradient(z)
+        return ops.stop_gradient(
+            l2_normalize(self.key_projection_head(features, training=batch_stats)))
 
     # ------------------------------------------------------------------ queue
     def queue_valid(self):
@@ -268,23 +269,19 @@ class MomentumQueue(keras.layers.Layer):
             self.momentum_update(model.encoder, model.projection_head, model.preprocessing)
         views = projections.shape[1]
         dim = projections.shape[-1]
-        queries = ops.cast(projections, "float32")
-        queries = queries / ops.maximum(ops.norm(queries, axis=-1, keepdims=True), 1e-12)
+        queries = l2_normalize(projections)
         keys = self.key_projections(inputs)  # [B * V, dim], batch-major
         replicas = replica_context()
         local_batch = ops.shape(queries)[0]
-        offset = ops.cast(replicas.replica_id, "int32") * local_batch
-        local_ids = ops.arange(local_batch, dtype="int32") + offset
         global_keys = replicas.all_gather(keys)
         global_batch = ops.shape(global_keys)[0] // views
-        if labels is not None and model.use_labels:
-            local_keys = ops.cast(ops.reshape(labels, (-1,)), "int32")
-            global_labels = replicas.all_gather(local_keys)
-            queue_keys = global_labels
-        else:
-            local_keys = local_ids
-            global_labels = ops.arange(global_batch, dtype="int32")
-            queue_keys = ops.full((global_batch,), _NO_MATCH, "int32")
+        labelled = labels is not None and model.use_labels
+        local_ids, local_keys, global_labels = replica_keys(
+            replicas, labels if labelled else None, local_batch, global_batch)
+        # Label-free keys are example ids, meaningless in a later step: queued, they match
+        # no anchor (negatives only).
+        queue_keys = (global_labels if labelled else
+                      ops.full((global_batch,), _NO_MATCH, "int32"))
         key_labels = ops.repeat(global_labels, views)
         # Anchors batch-major: row b * V + v is view v of example b.
         anchor_views = views if model.contrast_mode == "all" else 1
@@ -298,10 +295,8 @@ class MomentumQueue(keras.layers.Layer):
             self.queue_labels.value, self.queue_valid(), temperature=model.temperature,
             variant=model.loss_variant,
         )
-        global_valid = ops.sum(replicas.all_gather(ops.reshape(ops.stop_gradient(valid), (1,))))
-        loss = loss_sum * replicas.num_replicas / ops.maximum(global_valid, 1.0)
-        if model.base_temperature is not None:
-            loss = loss * (float(model.temperature) / float(model.base_temperature))
+        loss = replica_share(loss_sum, valid, replicas, model.temperature,
+                             model.base_temperature)
         if training:
             self.enqueue(global_keys, ops.repeat(queue_keys, views))
         return loss
