@@ -11,13 +11,17 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["AUGMENT_POLICIES", "KEY_BATCH_NORM_MODES", "LOSSES", "OPTIMIZERS", "STEMS", "STRATEGIES"]
+__all__ = ["AUGMENT_POLICIES", "CONTRAST_MODES", "KEY_BATCH_NORM_MODES", "LOSSES", "OPTIMIZERS", "STEMS",
+           "STRATEGIES"]
 
 #: Augmentation policies of :func:`kerascon.augment.make_augmentation`.
 AUGMENT_POLICIES: tuple[str, ...] = ("simclr", "randaugment", "autoaugment", "stacked",
                                      "flip_crop", "none")
 #: Contrastive losses: ``supcon`` uses the labels; ``simclr`` is its label-free case.
 LOSSES: tuple[str, ...] = ("supcon", "simclr")
+#: Which views anchor the contrastive loss: every view (``all``, the paper's) or the first
+#: view of each example only (``one``).
+CONTRAST_MODES: tuple[str, ...] = ("all", "one")
 #: Optimizers of :func:`kerascon.optimizers.build_optimizer`.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "lars", "rmsprop")
 #: ResNet stems: ``cifar`` (3x3 conv, no pooling) or ``imagenet`` (7x7/2 conv + max pool).

@@ -41,11 +41,7 @@ __all__ = [
     "WarmupCosineDecay",
     "build_optimizer",
     "scale_learning_rate",
-    "OPTIMIZER_NAMES",
 ]
-
-#: Names accepted by :func:`build_optimizer`.
-OPTIMIZER_NAMES = OPTIMIZERS
 
 
 # --------------------------------------------------------------------------- helpers
@@ -608,8 +604,8 @@ def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nes
     >>> opt = build_optimizer("lars", WarmupCosineDecay(4.8, 500, 10_000), weight_decay=1e-6)
     """
     key = str(name).strip().lower()
-    if key not in OPTIMIZER_NAMES:
-        raise ValueError(f"Unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZER_NAMES)}.")
+    if key not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}.")
     _check_learning_rate(learning_rate)
     weight_decay = _check_weight_decay(weight_decay)
     if key == "sgd":

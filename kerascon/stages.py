@@ -13,8 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
+
+from kerascon.registry import Registry
 
 __all__ = ["STAGES", "STAGE_NAMES", "Stage", "get_stage"]
 
@@ -43,8 +44,9 @@ class Stage:
     description: str
 
 
-STAGES: dict[str, Stage] = {
-    stage.name: stage
+#: name -> :class:`Stage`, in training order (a :class:`~kerascon.registry.Registry`).
+STAGES: Registry = Registry("stage", (
+    (stage.name, stage)
     for stage in (
         Stage("contrastive", multiview=True, has_classifier=False, trains_encoder=True,
               trains_projection=True, starts_run=True,
@@ -59,23 +61,22 @@ STAGES: dict[str, Stage] = {
               trains_projection=False, starts_run=False,
               description="linear classifier on the frozen encoder (linear evaluation)"),
     )
-}
+))
 
 #: Stage names in training order: the run-starting stages, then linear evaluation.
 STAGE_NAMES: tuple[str, ...] = tuple(STAGES)
 
 
 def get_stage(name: str) -> Stage:
-    """The :class:`Stage` called ``name``; a ValueError with the valid names otherwise.
+    """The :class:`Stage` called ``name``; a ConfigError (a ValueError) with a did-you-mean
+    and the valid names otherwise.
 
     Example:
         >>> get_stage("contrastive").trains_projection
         True
+        >>> get_stage("linaer")
+        Traceback (most recent call last):
+        ...
+        kerascon.errors.ConfigError: unknown stage 'linaer'; did you mean 'linear'? choose one of ...
     """
-    try:
-        return STAGES[name]
-    except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), STAGE_NAMES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown stage {name!r}; {hint}choose one of "
-                         f"{', '.join(STAGE_NAMES)}") from None
+    return STAGES.lookup(name)

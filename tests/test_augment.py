@@ -9,12 +9,12 @@ import tensorflow as tf
 from kerascon import augment as A
 from kerascon.augment import (
     AUTOAUGMENT_IMAGENET_POLICY,
-    POLICIES,
-    build_augmentation,
+    POLICY_BUILDERS,
     make_augmentation,
     make_eval_transform,
 )
 from kerascon.augment import ops as augment_ops
+from kerascon.choices import AUGMENT_POLICIES as POLICIES
 
 
 def _image(h=40, w=50, seed=0, dtype=np.uint8):
@@ -74,7 +74,10 @@ def test_unknown_policy_and_bad_args():
         make_augmentation("simclr", 0)
     with pytest.raises(ValueError, match="crop_scale"):
         make_augmentation("simclr", 32, crop_scale=(0.5, 0.1))
-    assert build_augmentation is make_augmentation
+    with pytest.raises(ValueError, match="color_jitter_strength"):
+        make_augmentation("simclr", 32, color_jitter_strength=(0.4, 0.4))
+    # One builder per policy name of the choices table, none more.
+    assert sorted(POLICY_BUILDERS) == sorted(POLICIES)
 
 
 def test_eval_transform_resize_and_center_crop():

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerascon.choices import OPTIMIZERS
 from kerascon.optimizers import (
     LARS,
-    OPTIMIZER_NAMES,
     CoupledDecaySGD,
     WarmupCosineDecay,
     build_optimizer,
@@ -375,7 +375,7 @@ def test_build_optimizer_each_name():
     assert build_optimizer("rmsprop", 0.01, weight_decay=1e-5).weight_decay == 1e-5
     sched = WarmupCosineDecay(1.0, 1, 10)
     assert isinstance(build_optimizer("lars", sched)._learning_rate, WarmupCosineDecay)
-    assert set(OPTIMIZER_NAMES) == {"sgd", "lars", "rmsprop"}
+    assert set(OPTIMIZERS) == {"sgd", "lars", "rmsprop"}
 
 
 def test_build_optimizer_errors():

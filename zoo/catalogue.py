@@ -4,9 +4,10 @@ without importing Keras or TensorFlow.
 The architecture registry (:mod:`kerascon.encoders.registry`) is filled by importing the
 encoder modules, which import Keras; listing the zoo should not need that. This table
 describes the same built-in architectures (``tests/test_zoo_list.py`` checks it against
-the registry, field by field): the Keras and keras-hub backbones from the plain tables the
-encoder modules register them from (:mod:`kerascon.keras_application_table`,
-:mod:`kerascon.hub_presets`), the ResNets and CIFAR ResNets from their depths and block counts. Once
+the registry, field by field), read from the plain tables the encoder modules register
+them from: the Keras and keras-hub backbones from :mod:`kerascon.keras_application_table`
+and :mod:`kerascon.hub_presets`, the ResNets and CIFAR ResNets from
+:mod:`kerascon.resnet_table`. Both are :class:`kerascon.registry.Registry` objects. Once
 :mod:`kerascon.encoders` is imported, the functions here read the real registry instead,
 so architectures registered at run time show too. Building an encoder always goes through
 the real registry (:func:`kerascon.encoders.build_encoder`).
@@ -22,12 +23,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import sys
 from typing import Optional
 
 from kerascon.errors import UnknownArchitectureError
-from kerascon.natural_order import natural_key
+from kerascon.registry import Registry
 
 __all__ = ["ArchitectureInfo", "BUILTIN_ARCHITECTURES", "architecture_names",
            "check_architecture_name", "describe_architecture", "list_architectures"]
@@ -54,22 +54,9 @@ class ArchitectureInfo:
 
 
 def _resnets():
-    rows = ((18, "basic", (2, 2, 2, 2)), (34, "basic", (3, 4, 6, 3)),
-            (50, "bottleneck", (3, 4, 6, 3)), (101, "bottleneck", (3, 4, 23, 3)),
-            (152, "bottleneck", (3, 8, 36, 3)), (200, "bottleneck", (3, 24, 36, 3)))
-    return [ArchitectureInfo(
-        f"resnet{depth}", "resnet", 512 if kind == "basic" else 2048, "cifar",
-        f"ResNet-{depth} encoder ({kind} blocks {list(blocks)}); keyword arguments as "
-        "build_resnet.", None, False, "Apache-2.0") for depth, kind, blocks in rows]
+    from kerascon.resnet_table import RESNET_ARCHITECTURES
 
-
-def _cifar_resnets():
-    rows = ((20, 3), (32, 5), (44, 7), (56, 9), (110, 18))
-    return [ArchitectureInfo(
-        f"resnet{depth}", "cifar_resnet", 64, "cifar",
-        f"CIFAR ResNet-{depth} encoder (He et al. 2016: 3 stages of {n} basic blocks, 16/32/64 "
-        "channels, option A shortcuts); keyword arguments as build_cifar_resnet.", (32, 32), False,
-        "Apache-2.0") for depth, n in rows]
+    return [ArchitectureInfo(**registration) for registration in RESNET_ARCHITECTURES.values()]
 
 
 def _keras_backbones():
@@ -87,17 +74,19 @@ def _hub_backbones():
 
 
 #: name -> :class:`ArchitectureInfo` of every architecture kerascon registers itself.
-BUILTIN_ARCHITECTURES = {info.name: info
-                         for info in _keras_backbones() + _hub_backbones() + _resnets() + _cifar_resnets()}
+BUILTIN_ARCHITECTURES: Registry = Registry(
+    "architecture", ((info.name, info) for info in _keras_backbones() + _hub_backbones() + _resnets()),
+    unknown=UnknownArchitectureError.for_name)
 
 
-def _registry():
-    """The real registry once the encoders are imported (it may hold user architectures)."""
+def _registry() -> Registry:
+    """The real registry once the encoders are imported (it may hold user architectures),
+    else the built-in table."""
     if "kerascon.encoders" in sys.modules:
         from kerascon.encoders import registry
 
         return registry._ARCHITECTURES
-    return None
+    return BUILTIN_ARCHITECTURES
 
 
 def architecture_names():
@@ -107,8 +96,7 @@ def architecture_names():
         >>> "resnet18" in architecture_names()
         True
     """
-    registry = _registry()
-    return list(registry if registry is not None else BUILTIN_ARCHITECTURES)
+    return list(_registry())
 
 
 def list_architectures(pattern="*"):
@@ -118,8 +106,7 @@ def list_architectures(pattern="*"):
         >>> list_architectures("resnet5*")
         ['resnet50', 'resnet56']
     """
-    return sorted((n for n in architecture_names() if fnmatch.fnmatchcase(n, pattern)),
-                  key=natural_key)
+    return _registry().list(pattern)
 
 
 def check_architecture_name(name) -> None:
@@ -135,9 +122,7 @@ def check_architecture_name(name) -> None:
         ...
         kerascon.errors.UnknownArchitectureError: unknown architecture 'resnet81'; did you mean 'resnet18'? ...
     """
-    names = architecture_names()
-    if name not in names:
-        raise UnknownArchitectureError.for_name(name, names)
+    _registry().lookup(name)
 
 
 def describe_architecture(name):
@@ -150,11 +135,8 @@ def describe_architecture(name):
         >>> describe_architecture("resnet18").default_stem
         'cifar'
     """
-    if _registry() is None:
-        check_architecture_name(name)  # an unknown name fails without loading Keras
-        return BUILTIN_ARCHITECTURES[name]
-    from kerascon.encoders.registry import get_architecture
-
-    spec = get_architecture(name)  # raises with a did-you-mean
+    spec = _registry().lookup(name)  # raises with a did-you-mean, without loading Keras
+    if isinstance(spec, ArchitectureInfo):
+        return spec
     return ArchitectureInfo(**{f.name: getattr(spec, f.name)
                                for f in dataclasses.fields(ArchitectureInfo)})

@@ -7,16 +7,18 @@ reads it), the input size and normalisation the weights expect, the encoder
 stem and width, the feature / projection dimensions, the training recipe,
 the reported metrics with their citation, and the licence.
 
-Built-in entries: **none yet.** An entry is added only for a file whose
-bytes have been checked: its sha256 and size must be computed from the real
-released file (never copied from memory or guessed), its key layout must be
-verified with :func:`kerascon.zoo.from_torch`, and its metrics must be quoted
-from the cited source. The SupContrast authors' README links an ImageNet
-ResNet-50 SupCon checkpoint (``supcon.pth`` on Dropbox, "small batch size
-with the trick of the momentum encoder", reported > 79% top-1), but its hash,
-size and key layout could not be verified when this module was written, so
-it is not registered. Register it (or any checkpoint) yourself once you have
-the file::
+The entries live in a :class:`kerascon.registry.Registry` (did-you-mean look-up,
+natural-order wildcard listing). Built-in entries: Keras' ImageNet weights
+(``keras_*.imagenet``, :mod:`kerascon.zoo.keras_imagenet`), keras-hub's presets
+(``hub_*.imagenet``, :mod:`kerascon.zoo.keras_hub_imagenet`) and kerascon's own encoders
+shipped in the package (:mod:`kerascon.zoo.published`, e.g. ``resnet18.supcon_digits``).
+An entry is added only for a file whose bytes have been checked: its sha256 and size must
+be computed from the real file (never copied from memory or guessed), a PyTorch
+checkpoint's key layout must be verified with :func:`kerascon.zoo.from_torch`, and its
+metrics must be quoted from the cited source or measured. The SupContrast authors' README
+links an ImageNet ResNet-50 SupCon checkpoint (``supcon.pth`` on Dropbox), but its hash,
+size and key layout could not be verified, so it is not registered. Register it (or any
+checkpoint) yourself once you have the file::
 
     import kerascon.zoo as zoo
     from kerascon.zoo import PretrainedSpec, TrainingRecipe, ReportedMetric
@@ -48,11 +50,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import re
 from typing import Optional
 
-from kerascon.errors import KerasconError, Step, closest_names, did_you_mean
+from kerascon.errors import ConfigError, KerasconError, Step, closest_names, did_you_mean
+from kerascon.registry import Registry
 
 __all__ = [
     "FORMATS",
@@ -284,7 +286,26 @@ class PretrainedSpec:
         return self.name + FORMATS[self.format]
 
 
-_PRETRAINED: dict[str, PretrainedSpec] = {}
+def _unknown_pretrained(name, known) -> "UnknownPretrainedError":
+    close = closest_names(name, known)
+    if close:
+        hint = did_you_mean(close)
+    elif not known:
+        hint = "no pretrained weights are registered (see kerascon.zoo.register_pretrained)"
+    else:
+        hint = "see {0} for the available names"
+    if "." not in str(name):
+        hint += f"; pretrained weights are named ARCH.TAG, e.g. '{name}.TAG'"
+    return UnknownPretrainedError(f"unknown pretrained weights {name!r}; {hint}", Step("list_pretrained"))
+
+
+def _already_registered(name, spec) -> ConfigError:
+    return ConfigError(f"pretrained weights {name!r} are already registered; choose another tag")
+
+
+#: ``ARCH.TAG`` -> :class:`PretrainedSpec` of every registered entry.
+_PRETRAINED: Registry = Registry("pretrained weights", unknown=_unknown_pretrained,
+                                 duplicate=_already_registered)
 
 
 def register_pretrained(spec):
@@ -294,7 +315,8 @@ def register_pretrained(spec):
     (their weights are mapped onto it).
 
     Raises:
-        ValueError: if the name is taken or the architecture is unknown.
+        ConfigError: (a ``ValueError``) if the name is taken;
+        UnknownArchitectureError: (a ``ValueError``) if the architecture is unknown.
 
     Example:
         >>> import dataclasses
@@ -304,14 +326,13 @@ def register_pretrained(spec):
     if not isinstance(spec, PretrainedSpec):
         raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
     if spec.name in _PRETRAINED:
-        raise ValueError(f"pretrained weights {spec.name!r} are already registered; choose another tag")
+        raise _already_registered(spec.name, _PRETRAINED[spec.name])
     if spec.format.startswith("torch-") or spec.format in (KERAS_APPLICATION, KERAS_HUB_PRESET,
                                                            KERASCON_FLOAT16):
         from kerascon.zoo.catalogue import describe_architecture
 
         describe_architecture(spec.arch)  # raises with suggestions; loads no Keras if built in
-    _PRETRAINED[spec.name] = spec
-    return spec
+    return _PRETRAINED.register(spec.name, spec)
 
 
 def list_pretrained(pattern="*"):
@@ -322,9 +343,7 @@ def list_pretrained(pattern="*"):
         >>> list_pretrained("resnet50.*")
         ['resnet50.supcon_cifar10_mine']
     """
-    from kerascon.natural_order import natural_key
-
-    return sorted((n for n in _PRETRAINED if fnmatch.fnmatchcase(n, pattern)), key=natural_key)
+    return _PRETRAINED.list(pattern)
 
 
 def get_pretrained(name):
@@ -339,18 +358,4 @@ def get_pretrained(name):
     """
     if isinstance(name, PretrainedSpec):
         return name
-    try:
-        return _PRETRAINED[name]
-    except (KeyError, TypeError):
-        pass
-    close = closest_names(name, _PRETRAINED)
-    if close:
-        hint = did_you_mean(close)
-    elif not _PRETRAINED:
-        hint = "no pretrained weights are registered (see kerascon.zoo.register_pretrained)"
-    else:
-        hint = "see {0} for the available names"
-    if "." not in str(name):
-        hint += f"; pretrained weights are named ARCH.TAG, e.g. '{name}.TAG'"
-    raise UnknownPretrainedError(f"unknown pretrained weights {name!r}; {hint}",
-                                 Step("list_pretrained"))
+    return _PRETRAINED.lookup(name)

@@ -41,8 +41,7 @@ import re
 import keras
 import numpy as np
 
-from kerascon.encoders.cifar_resnet import CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS
-from kerascon.encoders.resnet import BASE_WIDTHS, RESNET_CONFIGS
+from kerascon.resnet_table import BASE_WIDTHS, CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS, RESNET_CONFIGS
 from kerascon.zoo.torch_checkpoint import LAYOUTS, CheckpointError, read_state_dict
 
 __all__ = ["LAYOUTS", "from_torch", "guess_resnet"]

@@ -19,7 +19,7 @@ Example:
 """
 
 from kerascon.augment.batched import BatchStages, simclr_batch_stage
-from kerascon.augment.factory import POLICIES, AugmentFn, build_augmentation, make_augmentation
+from kerascon.augment.factory import POLICY_BUILDERS, AugmentFn, make_augmentation
 from kerascon.augment.policies import AUTOAUGMENT_IMAGENET_POLICY, auto_augment, rand_augment
 from kerascon.augment.simclr import (
     color_jitter,
@@ -33,9 +33,8 @@ __all__ = [
     "AUTOAUGMENT_IMAGENET_POLICY",
     "AugmentFn",
     "BatchStages",
-    "POLICIES",
+    "POLICY_BUILDERS",
     "auto_augment",
-    "build_augmentation",
     "color_jitter",
     "gaussian_blur",
     "make_augmentation",

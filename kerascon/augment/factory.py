@@ -11,7 +11,8 @@ Every augmentation is a plain function ``fn(image, seed) -> image``:
 * result: ``float32 [height, width, 3]`` with values in ``[0, 255]``. Nothing is
   normalised: the model rescales and standardises inputs itself.
 
-Policies (see :data:`POLICIES`):
+Policies (:data:`POLICY_BUILDERS`, one builder per name of
+:data:`kerascon.choices.AUGMENT_POLICIES`):
 
 ``simclr``
     SimAugment from SimCLR / SupCon: random resized crop, horizontal flip,
@@ -46,6 +47,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import tensorflow as tf
@@ -74,16 +76,186 @@ from kerascon.augment.simclr import (
 )
 from kerascon.choices import AUGMENT_POLICIES
 
-__all__ = ["POLICIES", "AugmentFn", "build_augmentation", "make_augmentation"]
-
-#: Valid policy names for :func:`make_augmentation`.
-POLICIES: tuple[str, ...] = AUGMENT_POLICIES
+__all__ = ["POLICY_BUILDERS", "AugmentFn", "make_augmentation"]
 
 #: ``fn(image [H, W, C] uint8|float32 in [0, 255], seed int[2]) -> float32 [h, w, 3] in [0, 255]``
 AugmentFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
+# --------------------------------------------------------------------------- options
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The checked arguments of :func:`make_augmentation`, shared by every policy builder."""
+
+    hw: tuple[int, int]
+    scale: tuple[float, float]
+    ratio: tuple[float, float]
+    jitter: tuple[float, float, float, float]
+    color_jitter_prob: float
+    grayscale_prob: float
+    use_blur: bool
+    blur_kernel: int
+    blur_prob: float
+    randaugment_ops: int
+    randaugment_magnitude: int
+
+    def finish(self, image):
+        """Clip to ``[0, 255]`` and fix the static shape ``[h, w, 3]``."""
+        image = _clip(image)
+        image.set_shape([self.hw[0], self.hw[1], 3])
+        return image
+
+
+def _options(image_size, crop_scale, crop_ratio, color_jitter_strength, color_jitter_prob,
+             grayscale_prob, blur, blur_prob, randaugment_ops, randaugment_magnitude) -> _Options:
+    hw = _size_hw(image_size)
+    scale = tuple(crop_scale) if crop_scale is not None else DEFAULT_CROP_SCALE
+    if len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0:
+        raise ValueError(
+            f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}"
+        )
+    ratio = tuple(crop_ratio)
+    if len(ratio) != 2 or not 0.0 < ratio[0] <= ratio[1]:
+        raise ValueError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
+    if not 0 <= randaugment_magnitude <= 30 or randaugment_ops < 0:
+        raise ValueError(
+            f"randaugment_magnitude must be in [0, 30] and randaugment_ops >= 0, "
+            f"got {randaugment_magnitude} and {randaugment_ops}"
+        )
+    jitter = tuple(color_jitter_strength)
+    if len(jitter) != 4:
+        raise ValueError("color_jitter_strength must be (brightness, contrast, saturation, hue), "
+                         f"got {color_jitter_strength!r}")
+    return _Options(hw=hw, scale=scale, ratio=ratio, jitter=jitter,
+                    color_jitter_prob=color_jitter_prob, grayscale_prob=grayscale_prob,
+                    use_blur=(min(hw) >= BLUR_MIN_SIZE) if blur is None else bool(blur),
+                    blur_kernel=min(hw) // 10, blur_prob=blur_prob,
+                    randaugment_ops=randaugment_ops, randaugment_magnitude=randaugment_magnitude)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _crop_flip(o: _Options):
+    """Random resized crop + horizontal flip, on an RGB float image."""
+
+    def crop_flip(image, seed):
+        s_crop, s_flip = _split(seed, 2)
+        image = random_resized_crop(image, o.hw, s_crop, scale=o.scale, ratio=o.ratio)
+        return tf.image.stateless_random_flip_left_right(image, s_flip)
+
+    return crop_flip
+
+
+def _simclr(o: _Options):
+    """SimAugment: crop + flip, colour jitter, grayscale and (large images) blur."""
+    crop_flip = _crop_flip(o)
+    b, c, s, h = o.jitter
+
+    def simclr(image, seed):
+        s_ = _split(seed, 6)
+        image = crop_flip(image, s_[0])
+        j_apply, j_params = _split(s_[1], 2)
+        x = image
+        x = _with_prob(
+            o.color_jitter_prob,
+            j_apply,
+            lambda: color_jitter(x, j_params, brightness=b, contrast=c, saturation=s, hue=h),
+            x,
+        )
+        y = x
+        y = _with_prob(o.grayscale_prob, s_[2], lambda: to_grayscale(y), y)
+        if o.use_blur:
+            z = y
+            y = _with_prob(
+                o.blur_prob, s_[3], lambda: gaussian_blur(z, s_[4], kernel_size=o.blur_kernel), z
+            )
+        return y
+
+    return simclr
+
+
+def _then_rand_augment(o: _Options, base):
+    """``base`` then RandAugment, on seeds split from one."""
+
+    def augment(image, seed):
+        s_base, s_extra = _split(seed, 2)
+        return rand_augment(base(image, s_base), s_extra, num_ops=o.randaugment_ops,
+                            magnitude=o.randaugment_magnitude)
+
+    return augment
+
+
+def _then_auto_augment(o: _Options, base):
+    """``base`` then AutoAugment's ImageNet policy, on seeds split from one."""
+
+    def augment(image, seed):
+        s_base, s_extra = _split(seed, 2)
+        return auto_augment(base(image, s_base), s_extra)
+
+    return augment
+
+
+def _seeded(policy: str, o: _Options, core) -> AugmentFn:
+    """``core`` on an RGB float image and an int64 seed, clipped to the output shape."""
+
+    @_no_autograph
+    def augment(image, seed):
+        return o.finish(core(_as_rgb_float(image), _as_seed(seed)))
+
+    augment.__name__ = f"{policy}_augment"
+    return augment
+
+
 # --------------------------------------------------------------------------- policies
+
+
+def _none_policy(o: _Options) -> AugmentFn:
+    evaluate = make_eval_transform(o.hw)
+
+    @_no_autograph
+    def none_fn(image, seed=None):
+        return evaluate(image)
+
+    return none_fn
+
+
+def _simclr_policy(o: _Options) -> AugmentFn:
+    augment = _seeded("simclr", o, _simclr(o))
+    augment.batch_stages = _batch_stages("simclr", o, jitter=True)
+    return augment
+
+
+def _flip_crop_policy(o: _Options) -> AugmentFn:
+    augment = _seeded("flip_crop", o, _crop_flip(o))
+    augment.batch_stages = _batch_stages("flip_crop", o, jitter=False)
+    return augment
+
+
+def _randaugment_policy(o: _Options) -> AugmentFn:
+    return _seeded("randaugment", o, _then_rand_augment(o, _crop_flip(o)))
+
+
+def _autoaugment_policy(o: _Options) -> AugmentFn:
+    return _seeded("autoaugment", o, _then_auto_augment(o, _crop_flip(o)))
+
+
+def _stacked_policy(o: _Options) -> AugmentFn:
+    return _seeded("stacked", o, _then_rand_augment(o, _simclr(o)))
+
+
+#: policy name -> builder ``(options) -> AugmentFn``; one per name of
+#: :data:`kerascon.choices.AUGMENT_POLICIES`.
+POLICY_BUILDERS: dict[str, Callable[[_Options], AugmentFn]] = {
+    "simclr": _simclr_policy,
+    "randaugment": _randaugment_policy,
+    "autoaugment": _autoaugment_policy,
+    "stacked": _stacked_policy,
+    "flip_crop": _flip_crop_policy,
+    "none": _none_policy,
+}
 
 
 def make_augmentation(
@@ -103,7 +275,7 @@ def make_augmentation(
     """Return ``fn(image, seed) -> float32 [h, w, 3]`` in ``[0, 255]`` for ``policy``.
 
     Args:
-        policy: one of :data:`POLICIES` (case-insensitive).
+        policy: one of :data:`kerascon.choices.AUGMENT_POLICIES` (case-insensitive).
         image_size: output size, ``int`` or ``(height, width)``.
         crop_scale: area range of the random resized crop; default ``(0.08, 1.0)``.
             The SupCon authors use ``(0.2, 1.0)`` for CIFAR-sized images.
@@ -115,115 +287,37 @@ def make_augmentation(
         randaugment_ops, randaugment_magnitude: RandAugment ``N`` and ``M`` (of 30).
 
     The returned function is pure TF (use it in ``Dataset.map``); the same seed
-    always gives the same output. ``"none"`` ignores the seed.
+    always gives the same output. ``"none"`` ignores the seed. ``simclr`` and
+    ``flip_crop`` carry ``fn.batch_stages`` (:class:`~kerascon.augment.batched.BatchStages`),
+    the same policy split into a per-image crop and a per-batch rest.
 
     Example::
 
         augment = make_augmentation("autoaugment", 224)
         ds = ds.map(lambda image, seed: augment(image, seed))
     """
-    if not isinstance(policy, str) or policy.lower() not in POLICIES:
+    if not isinstance(policy, str) or policy.lower() not in AUGMENT_POLICIES:
         raise ValueError(
-            f"unknown augmentation policy {policy!r}; valid policies: {', '.join(POLICIES)}"
+            f"unknown augmentation policy {policy!r}; valid policies: {', '.join(AUGMENT_POLICIES)}"
         )
-    policy = policy.lower()
-    hw = _size_hw(image_size)
-    scale = tuple(crop_scale) if crop_scale is not None else DEFAULT_CROP_SCALE
-    if len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0:
-        raise ValueError(
-            f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}"
-        )
-    ratio = tuple(crop_ratio)
-    if len(ratio) != 2 or not 0.0 < ratio[0] <= ratio[1]:
-        raise ValueError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
-    if not 0 <= randaugment_magnitude <= 30 or randaugment_ops < 0:
-        raise ValueError(
-            f"randaugment_magnitude must be in [0, 30] and randaugment_ops >= 0, "
-            f"got {randaugment_magnitude} and {randaugment_ops}"
-        )
-    use_blur = (min(hw) >= BLUR_MIN_SIZE) if blur is None else bool(blur)
-    blur_kernel = min(hw) // 10
-    b, c, s, h = color_jitter_strength
-
-    if policy == "none":
-        evaluate = make_eval_transform(hw)
-
-        @_no_autograph
-        def none_fn(image, seed=None):
-            return evaluate(image)
-
-        return none_fn
-
-    def crop_flip(image, seed):
-        s_crop, s_flip = _split(seed, 2)
-        image = random_resized_crop(image, hw, s_crop, scale=scale, ratio=ratio)
-        return tf.image.stateless_random_flip_left_right(image, s_flip)
-
-    def simclr(image, seed):
-        s_ = _split(seed, 6)
-        image = crop_flip(image, s_[0])
-        j_apply, j_params = _split(s_[1], 2)
-        x = image
-        x = _with_prob(
-            color_jitter_prob,
-            j_apply,
-            lambda: color_jitter(x, j_params, brightness=b, contrast=c, saturation=s, hue=h),
-            x,
-        )
-        y = x
-        y = _with_prob(grayscale_prob, s_[2], lambda: to_grayscale(y), y)
-        if use_blur:
-            z = y
-            y = _with_prob(
-                blur_prob, s_[3], lambda: gaussian_blur(z, s_[4], kernel_size=blur_kernel), z
-            )
-        return y
-
-    def finish(image):
-        image = _clip(image)
-        image.set_shape([hw[0], hw[1], 3])
-        return image
-
-    @_no_autograph
-    def augment(image, seed):
-        seed = _as_seed(seed)
-        image = _as_rgb_float(image)
-        if policy == "flip_crop":
-            return finish(crop_flip(image, seed))
-        if policy == "simclr":
-            return finish(simclr(image, seed))
-        s_base, s_extra = _split(seed, 2)
-        if policy == "randaugment":
-            out = rand_augment(crop_flip(image, s_base), s_extra,
-                               num_ops=randaugment_ops, magnitude=randaugment_magnitude)
-        elif policy == "autoaugment":
-            out = auto_augment(crop_flip(image, s_base), s_extra)
-        else:  # stacked
-            out = rand_augment(simclr(image, s_base), s_extra,
-                               num_ops=randaugment_ops, magnitude=randaugment_magnitude)
-        return finish(out)
-
-    augment.__name__ = f"{policy}_augment"
-    if policy in ("simclr", "flip_crop"):
-        augment.batch_stages = _batch_stages(policy, hw, scale, ratio, finish, dict(
-            color_jitter_strength=(b, c, s, h), color_jitter_prob=color_jitter_prob,
-            grayscale_prob=grayscale_prob, blur_kernel=blur_kernel if use_blur else None,
-            blur_prob=blur_prob, jitter=policy == "simclr"))
-    return augment
+    options = _options(image_size, crop_scale, crop_ratio, color_jitter_strength,
+                       color_jitter_prob, grayscale_prob, blur, blur_prob, randaugment_ops,
+                       randaugment_magnitude)
+    return POLICY_BUILDERS[policy.lower()](options)
 
 
-def _batch_stages(policy, hw, scale, ratio, finish, batch_options) -> BatchStages:
+def _batch_stages(policy: str, o: _Options, jitter: bool) -> BatchStages:
     """The same policy as a per-image crop and a per-batch rest (``BatchStages``)."""
 
     @_no_autograph
     def crop(image, seed):
-        image = random_resized_crop(_as_rgb_float(image), hw, _as_seed(seed), scale=scale,
-                                    ratio=ratio)
-        return finish(image)
+        image = random_resized_crop(_as_rgb_float(image), o.hw, _as_seed(seed), scale=o.scale,
+                                    ratio=o.ratio)
+        return o.finish(image)
 
     crop.__name__ = f"{policy}_crop"
-    return BatchStages(crop, simclr_batch_stage(**batch_options), hw)
-
-
-#: Alias of :func:`make_augmentation`.
-build_augmentation = make_augmentation
+    batch_stage = simclr_batch_stage(
+        color_jitter_strength=o.jitter, color_jitter_prob=o.color_jitter_prob,
+        grayscale_prob=o.grayscale_prob, blur_kernel=o.blur_kernel if o.use_blur else None,
+        blur_prob=o.blur_prob, jitter=jitter)
+    return BatchStages(crop, batch_stage, o.hw)

@@ -30,10 +30,6 @@ class ReplicaContext:
     replica_id: Any
     all_gather: Callable[[Any], Any]
 
-    @property
-    def is_distributed(self) -> bool:
-        return self.num_replicas > 1
-
 
 _SINGLE = ReplicaContext(num_replicas=1, replica_id=0, all_gather=_identity)
 

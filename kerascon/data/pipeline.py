@@ -218,7 +218,7 @@ def multiview_dataset(
         source: a :class:`~kerascon.data.DataSource`.
         views: augmented views per example (``V`` >= 1).
         batch_size: examples per batch (``B``).
-        augment: a policy name from :data:`kerascon.augment.POLICIES` or a callable
+        augment: a policy name from :data:`kerascon.choices.AUGMENT_POLICIES` or a callable
             ``fn(image, seed) -> float32 [S, S, 3]``.
         image_size: output size ``S`` (int or ``(height, width)``).
         shuffle: shuffle examples (a new order every epoch).
@@ -292,7 +292,7 @@ def single_view_dataset(
     ``augment="none"`` (default) applies the deterministic evaluation transform
     (resize shorter side + centre crop). ``"flip_crop"`` (random resized crop +
     flip) is the usual light augmentation for linear evaluation; any policy of
-    :data:`kerascon.augment.POLICIES` or a callable ``fn(image, seed)`` works too.
+    :data:`kerascon.choices.AUGMENT_POLICIES` or a callable ``fn(image, seed)`` works too.
     Other arguments are as in :func:`multiview_dataset`, and so is the cardinality: an
     evaluation dataset (``drop_remainder=False``, the default) has ``ceil(len(source) /
     batch_size)`` batches.

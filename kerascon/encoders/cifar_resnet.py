@@ -34,27 +34,15 @@ from keras import layers, ops
 from kerascon.encoders import blocks
 from kerascon.encoders.registry import register_architecture
 from kerascon.errors import ConfigError, Setting
+from kerascon.resnet_table import (
+    CIFAR_BASE_WIDTHS,
+    CIFAR_RESNET_DEPTHS,
+    cifar_resnet_feature_dim,
+    cifar_resnet_registration,
+    scale_channels,
+)
 
 __all__ = ["CIFAR_RESNET_DEPTHS", "ZeroPadShortcut", "build_cifar_resnet", "cifar_resnet_feature_dim"]
-
-#: depth -> basic blocks per stage (``n``, with depth = 6n + 2).
-CIFAR_RESNET_DEPTHS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
-#: channels of the stem and the three stages at width multiplier 1.
-CIFAR_BASE_WIDTHS = (16, 32, 64)
-
-
-def _scale(channels, width_multiplier):
-    return max(1, int(round(channels * width_multiplier)))
-
-
-def cifar_resnet_feature_dim(width_multiplier=1.0):
-    """The pooled feature dimension of a CIFAR ResNet of this width.
-
-    Example:
-        >>> cifar_resnet_feature_dim(2.0)
-        128
-    """
-    return _scale(CIFAR_BASE_WIDTHS[-1], width_multiplier)
 
 
 @keras.saving.register_keras_serializable(package="kerascon")
@@ -138,9 +126,9 @@ def build_cifar_resnet(depth, *, stem="cifar", width_multiplier=1.0, input_shape
         raise ConfigError(f"width_multiplier must be > 0, got {width_multiplier!r}; set {{0}} to a "
                           "positive number such as 1 or 2", Setting("width_multiplier"))
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = blocks.cifar_stem(inputs, _scale(CIFAR_BASE_WIDTHS[0], width_multiplier))
+    x = blocks.cifar_stem(inputs, scale_channels(CIFAR_BASE_WIDTHS[0], width_multiplier))
     for s, base in enumerate(CIFAR_BASE_WIDTHS, start=1):
-        filters = _scale(base, width_multiplier)
+        filters = scale_channels(base, width_multiplier)
         for k in range(CIFAR_RESNET_DEPTHS[depth]):
             stride = 2 if (s > 1 and k == 0) else 1
             x = _block(x, filters, stride, f"stage{s}_block{k}", zero_init_residual)
@@ -149,17 +137,13 @@ def build_cifar_resnet(depth, *, stem="cifar", width_multiplier=1.0, input_shape
 
 
 def _register(depth):
-    n = CIFAR_RESNET_DEPTHS[depth]
-
     def builder(**kwargs):
         return build_cifar_resnet(depth, **kwargs)
 
-    builder.__name__ = builder.__qualname__ = f"resnet{depth}"
-    builder.__doc__ = (f"CIFAR ResNet-{depth} encoder (He et al. 2016: 3 stages of {n} basic "
-                       "blocks, 16/32/64 channels, option A shortcuts); keyword arguments as "
-                       "build_cifar_resnet.")
-    register_architecture(family="cifar_resnet", feature_dim=cifar_resnet_feature_dim(),
-                          default_stem="cifar", input_size=(32, 32), license="Apache-2.0")(builder)
+    registration = cifar_resnet_registration(depth)
+    builder.__name__ = builder.__qualname__ = registration["name"]
+    builder.__doc__ = registration["description"]
+    register_architecture(**registration)(builder)
     return builder
 
 

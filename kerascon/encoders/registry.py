@@ -2,7 +2,8 @@
 
 Builders are plain functions ``(**kwargs) -> keras.Model`` registered under a
 unique name with :func:`register_architecture`, in the module that defines them
-(as timm does); each entry is stored as a frozen :class:`ArchitectureSpec`.
+(as timm does); each entry is stored as a frozen :class:`ArchitectureSpec` in a
+:class:`kerascon.registry.Registry` (did-you-mean look-up, natural-order wildcard listing).
 :mod:`kerascon.encoders` imports the modules that register the built-ins
 (ResNets in :mod:`.resnet`, Keras' ImageNet backbones in
 :mod:`.keras_applications`). ``kerascon.zoo`` re-exports these names.
@@ -27,11 +28,11 @@ Registering your own::
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from typing import Callable, Optional
 
-from kerascon.errors import UnknownArchitectureError
-from kerascon.natural_order import natural_key
+from kerascon.errors import ConfigError, UnknownArchitectureError
+from kerascon.natural_order import natural_key  # noqa: F401  (re-exported for callers)
+from kerascon.registry import Registry
 
 __all__ = [
     "ArchitectureSpec",
@@ -83,7 +84,14 @@ class ArchitectureSpec:
         return self.builder(**kwargs)
 
 
-_ARCHITECTURES: dict[str, ArchitectureSpec] = {}
+def _already_registered(name, spec) -> ConfigError:
+    return ConfigError(f"architecture {name!r} is already registered (by {spec.builder.__module__}); "
+                       "choose another name")
+
+
+#: name -> :class:`ArchitectureSpec` of every registered architecture.
+_ARCHITECTURES: Registry = Registry("architecture", unknown=UnknownArchitectureError.for_name,
+                                    duplicate=_already_registered)
 
 
 def register_architecture(
@@ -104,7 +112,7 @@ def register_architecture(
     (``@register_architecture``). The function is returned unchanged.
 
     Raises:
-        ValueError: if ``name`` is already registered.
+        ConfigError: (a ``ValueError``) if ``name`` is already registered.
 
     Example:
         >>> @register_architecture("my_net", family="custom", feature_dim=8)
@@ -117,17 +125,11 @@ def register_architecture(
 
     def decorator(fn):
         arch_name = name or fn.__name__
-        if arch_name in _ARCHITECTURES:
-            raise ValueError(
-                f"architecture {arch_name!r} is already registered "
-                f"(by {_ARCHITECTURES[arch_name].builder.__module__}); "
-                f"choose another name"
-            )
         desc = description
         if desc is None:
             doc = (fn.__doc__ or "").strip()
             desc = doc.splitlines()[0] if doc else ""
-        _ARCHITECTURES[arch_name] = ArchitectureSpec(
+        _ARCHITECTURES.register(arch_name, ArchitectureSpec(
             name=arch_name,
             builder=fn,
             family=family,
@@ -137,7 +139,7 @@ def register_architecture(
             input_size=None if input_size is None else tuple(int(v) for v in input_size),
             raw_pixels=bool(raw_pixels),
             license=license,
-        )
+        ))
         return fn
 
     return decorator
@@ -150,8 +152,7 @@ def list_architectures(pattern="*"):
         >>> list_architectures("resnet5*")
         ['resnet50', 'resnet56']
     """
-    return sorted((n for n in _ARCHITECTURES if fnmatch.fnmatchcase(n, pattern)),
-                  key=natural_key)
+    return _ARCHITECTURES.list(pattern)
 
 
 def get_architecture(name):
@@ -164,11 +165,7 @@ def get_architecture(name):
         >>> get_architecture("resnet34").feature_dim
         512
     """
-    try:
-        return _ARCHITECTURES[name]
-    except (KeyError, TypeError):
-        pass
-    raise UnknownArchitectureError.for_name(name, _ARCHITECTURES)
+    return _ARCHITECTURES.lookup(name)
 
 
 def build_encoder(name, /, **kwargs):

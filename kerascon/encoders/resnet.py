@@ -55,44 +55,18 @@ from keras import layers
 from kerascon.choices import STEMS
 from kerascon.encoders import blocks
 from kerascon.encoders.registry import register_architecture
+from kerascon.resnet_table import (
+    BASE_WIDTHS,
+    BOTTLENECK_EXPANSION,
+    RESNET_CONFIGS,
+    resnet_config,
+    resnet_feature_dim,
+    resnet_registration,
+    scale_channels,
+)
 
-#: depth -> (block type, blocks per stage)
-RESNET_CONFIGS = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-    200: ("bottleneck", (3, 24, 36, 3)),
-}
-BASE_WIDTHS = (64, 128, 256, 512)
-BOTTLENECK_EXPANSION = 4
-
-
-def _scale(channels, width_multiplier):
-    return max(1, int(round(channels * width_multiplier)))
-
-
-def resnet_feature_dim(depth, width_multiplier=1.0):
-    """Feature dimension of ``build_resnet(depth, width_multiplier=...)``.
-
-    Example:
-        >>> resnet_feature_dim(50, 0.125)
-        256
-    """
-    block_type, _ = _config(depth)
-    d = _scale(BASE_WIDTHS[-1], width_multiplier)
-    return d * BOTTLENECK_EXPANSION if block_type == "bottleneck" else d
-
-
-def _config(depth):
-    try:
-        return RESNET_CONFIGS[int(depth)]
-    except (KeyError, TypeError, ValueError):
-        valid = ", ".join(str(d) for d in sorted(RESNET_CONFIGS))
-        raise ValueError(
-            f"unsupported ResNet depth {depth!r}; valid depths are {valid}"
-        ) from None
+__all__ = ["RESNET_CONFIGS", "build_resnet", "resnet_feature_dim", "resnet18", "resnet34", "resnet50",
+           "resnet101", "resnet152", "resnet200"]
 
 
 def build_resnet(
@@ -126,7 +100,7 @@ def build_resnet(
         >>> enc.output.shape[-1]
         512
     """
-    block_type, stage_depths = _config(depth)
+    block_type, stage_depths = resnet_config(depth)
     if stem not in STEMS:
         raise ValueError(f"unknown stem {stem!r}; expected one of {STEMS}")
     if not width_multiplier > 0:
@@ -134,10 +108,10 @@ def build_resnet(
 
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     stem_fn = blocks.cifar_stem if stem == "cifar" else blocks.imagenet_stem
-    x = stem_fn(inputs, _scale(BASE_WIDTHS[0], width_multiplier))
+    x = stem_fn(inputs, scale_channels(BASE_WIDTHS[0], width_multiplier))
 
     for s, (n_blocks, base) in enumerate(zip(stage_depths, BASE_WIDTHS), start=1):
-        filters = _scale(base, width_multiplier)
+        filters = scale_channels(base, width_multiplier)
         for k in range(n_blocks):
             stride = 2 if (s > 1 and k == 0) else 1
             prefix = f"stage{s}_block{k}"
@@ -157,13 +131,11 @@ def build_resnet(
     return keras.Model(inputs, outputs, name=name or f"resnet{depth}")
 
 
-# The ResNet constructors, registered where they are defined (one home per idea).
-def _resnet_kwargs(depth):
-    return dict(family="resnet", feature_dim=resnet_feature_dim(depth), default_stem="cifar",
-                license="Apache-2.0")
+# The ResNet constructors, registered where they are defined with the metadata of
+# kerascon.resnet_table (which the Keras-free zoo listing reads too).
 
 
-@register_architecture(**_resnet_kwargs(18))
+@register_architecture(**resnet_registration(18))
 def resnet18(**kwargs):
     """ResNet-18 encoder (basic blocks [2, 2, 2, 2]); keyword arguments as build_resnet.
 
@@ -174,7 +146,7 @@ def resnet18(**kwargs):
     return build_resnet(18, **kwargs)
 
 
-@register_architecture(**_resnet_kwargs(34))
+@register_architecture(**resnet_registration(34))
 def resnet34(**kwargs):
     """ResNet-34 encoder (basic blocks [3, 4, 6, 3]); keyword arguments as build_resnet.
 
@@ -185,7 +157,7 @@ def resnet34(**kwargs):
     return build_resnet(34, **kwargs)
 
 
-@register_architecture(**_resnet_kwargs(50))
+@register_architecture(**resnet_registration(50))
 def resnet50(**kwargs):
     """ResNet-50 encoder (bottleneck blocks [3, 4, 6, 3]); keyword arguments as build_resnet.
 
@@ -196,7 +168,7 @@ def resnet50(**kwargs):
     return build_resnet(50, **kwargs)
 
 
-@register_architecture(**_resnet_kwargs(101))
+@register_architecture(**resnet_registration(101))
 def resnet101(**kwargs):
     """ResNet-101 encoder (bottleneck blocks [3, 4, 23, 3]); keyword arguments as build_resnet.
 
@@ -207,7 +179,7 @@ def resnet101(**kwargs):
     return build_resnet(101, **kwargs)
 
 
-@register_architecture(**_resnet_kwargs(152))
+@register_architecture(**resnet_registration(152))
 def resnet152(**kwargs):
     """ResNet-152 encoder (bottleneck blocks [3, 8, 36, 3]); keyword arguments as build_resnet.
 
@@ -218,7 +190,7 @@ def resnet152(**kwargs):
     return build_resnet(152, **kwargs)
 
 
-@register_architecture(**_resnet_kwargs(200))
+@register_architecture(**resnet_registration(200))
 def resnet200(**kwargs):
     """ResNet-200 encoder (bottleneck blocks [3, 24, 36, 3]); keyword arguments as build_resnet.
 

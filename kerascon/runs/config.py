@@ -14,15 +14,23 @@ from typing import Any, Optional
 
 import yaml
 
-from kerascon.choices import AUGMENT_POLICIES, KEY_BATCH_NORM_MODES, LOSSES, OPTIMIZERS, STEMS, STRATEGIES
+from kerascon.choices import (
+    AUGMENT_POLICIES,
+    CONTRAST_MODES,
+    KEY_BATCH_NORM_MODES,
+    LOSSES,
+    OPTIMIZERS,
+    STEMS,
+    STRATEGIES,
+)
 from kerascon.data.holdout import DEFAULT_VAL_FRACTION
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
 from kerascon.errors import ConfigError, Setting
 from kerascon.stages import STAGE_NAMES, STAGES
 
-__all__ = ["LINEAR_LR_PER_FEATURE", "LINEAR_STAGE_DEFAULTS", "TrainConfig", "ConfigError",
-           "normalize_split"]
+__all__ = ["HEAD_FIELDS", "LINEAR_LR_PER_FEATURE", "LINEAR_STAGE_DEFAULTS", "PRETRAINED_BACKBONE_LR_MULTIPLIER",
+           "TrainConfig", "ConfigError", "normalize_split"]
 
 #: The linear probe's learning rate times its feature dimension: lr 0.05 at 768 features,
 #: 0.3 at 128, 0.019 at 2048 (benchmarks/linear_probe_scales.py, BENCHMARKS.md).
@@ -34,6 +42,13 @@ LINEAR_LR_PER_FEATURE = 38.4
 LINEAR_STAGE_DEFAULTS = {"lr_per_feature": LINEAR_LR_PER_FEATURE, "optimizer": "sgd",
                          "momentum": 0.9, "warmup_epochs": 0, "epochs": 30, "weight_decay": 0.0,
                          "augment": "flip_crop"}
+
+#: The encoder's learning rate relative to the heads' when fine-tuning pretrained weights
+#: (the default of ``backbone_lr_multiplier`` with ``pretrained``).
+PRETRAINED_BACKBONE_LR_MULTIPLIER = 0.1
+
+#: The fields that size the projection head; a pretrained encoder brings its own head.
+HEAD_FIELDS = ("projection_dim", "projection_hidden_dim", "head_type")
 
 
 def _check_type(name: str, value, annotation: str) -> None:
@@ -104,6 +119,10 @@ class TrainConfig:
     projection_hidden_dim: int = 2048
     head_type: str = "mlp"
     joint_weight: float = 1.0
+    # The joint stage's loss is ce_weight * cross-entropy + joint_weight * SupCon.
+    ce_weight: float = 1.0
+    label_smoothing: float = 0.0
+    contrast_mode: str = "all"
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
     seed: int = 0
@@ -127,7 +146,8 @@ class TrainConfig:
             _check_type(field.name, getattr(self, field.name), field.type)
         for name, choices in (("stage", STAGE_NAMES), ("loss", LOSSES), ("stem", STEMS),
                               ("augment", AUGMENT_POLICIES), ("optimizer", OPTIMIZERS),
-                              ("strategy", STRATEGIES), ("key_batch_norm", KEY_BATCH_NORM_MODES)):
+                              ("strategy", STRATEGIES), ("key_batch_norm", KEY_BATCH_NORM_MODES),
+                              ("contrast_mode", CONTRAST_MODES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of "
                                   f"{', '.join(choices)}")
@@ -147,6 +167,12 @@ class TrainConfig:
                               "value between 0 and 1", Setting("joint_weight", 0.5))
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not (self.joint_weight >= 0 and self.ce_weight >= 0):
+            raise ConfigError(f"joint_weight and ce_weight must be >= 0, got {self.joint_weight} and "
+                              f"{self.ce_weight}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}; "
+                              "0.1 is usual")
         if self.lr_per_feature is not None and not self.lr_per_feature > 0:
             raise ConfigError(f"lr_per_feature must be > 0, got {self.lr_per_feature}")
         if self.backbone_lr_multiplier is not None and not self.backbone_lr_multiplier >= 0:
@@ -191,6 +217,45 @@ class TrainConfig:
             True
         """
         return STAGES[self.stage].starts_run or self.pretrained is not None
+
+    # ------------------------------------------------------------------ the model
+    def model_kwargs(self, steps_per_epoch: int = 1) -> dict[str, Any]:
+        """The :class:`~kerascon.model.SupConModel` keyword arguments this configuration sets:
+        the stage, the projection head (:data:`HEAD_FIELDS`), the loss, the momentum queue
+        and the fine-tuning of the encoder. ``steps_per_epoch`` turns
+        ``freeze_backbone_epochs`` into optimizer steps.
+
+        Example:
+            >>> kwargs = TrainConfig(loss="simclr", pretrained="resnet18.supcon_digits").model_kwargs()
+            >>> kwargs["use_labels"], kwargs["backbone_lr_multiplier"]
+            (False, 0.1)
+        """
+        multiplier = self.backbone_lr_multiplier
+        if multiplier is None:
+            multiplier = PRETRAINED_BACKBONE_LR_MULTIPLIER if self.pretrained else 1.0
+        return {
+            "stage": self.stage,
+            **{name: getattr(self, name) for name in HEAD_FIELDS},
+            "temperature": self.temperature, "base_temperature": self.base_temperature,
+            "loss_variant": self.loss_variant, "contrast_mode": self.contrast_mode,
+            "use_labels": self.loss == "supcon", "joint_weight": self.joint_weight,
+            "ce_weight": self.ce_weight, "label_smoothing": self.label_smoothing,
+            "momentum_encoder": self.momentum_encoder, "queue_size": self.queue_size,
+            "key_batch_norm": self.key_batch_norm, "backbone_lr_multiplier": multiplier,
+            "freeze_backbone_steps": self.freeze_backbone_epochs * int(steps_per_epoch),
+            "freeze_batch_norm": self.freeze_batch_norm,
+        }
+
+    def encoder_kwargs(self) -> dict[str, Any]:
+        """The encoder options of :meth:`kerascon.model.SupConModel.from_architecture`
+        (with :attr:`arch`): stem, width, input normalisation, synchronised batch norm.
+
+        Example:
+            >>> TrainConfig(stem="imagenet").encoder_kwargs()["stem"]
+            'imagenet'
+        """
+        return {"stem": self.stem, "width_multiplier": self.width_multiplier, "mean": self.mean,
+                "std": self.std, "sync_batch_norm": self.sync_batch_norm}
 
     # ------------------------------------------------------------------ conversion
     @classmethod

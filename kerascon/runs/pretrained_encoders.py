@@ -22,11 +22,9 @@ import os
 from pathlib import Path
 
 from kerascon.errors import ConfigError, RunError, Setting, Step
+from kerascon.runs.config import PRETRAINED_BACKBONE_LR_MULTIPLIER
 
 __all__ = ["build_pretrained_model", "pretrained_run", "pretrained_values", "recorded_model_values"]
-
-#: The encoder's learning rate relative to the heads' when fine-tuning pretrained weights.
-PRETRAINED_BACKBONE_LR_MULTIPLIER = 0.1
 
 
 def _looks_like_path(value: str) -> bool:

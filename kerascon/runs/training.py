@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Iterable, Optional
+from typing import Iterable, NamedTuple, Optional
 
 import keras
 
@@ -33,12 +33,11 @@ from kerascon.ownership import (
     write_run_marker,
 )
 from kerascon.runs.checkpoints import EpochCheckpoint
-from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
+from kerascon.runs.config import HEAD_FIELDS, LINEAR_STAGE_DEFAULTS, TrainConfig
 from kerascon.runs.directory import RunDirectory, RunError
 from kerascon.runs.guards import TrainingGuard, stop_requests
 from kerascon.runs.lost_worker import lost_worker_report
 from kerascon.runs.pretrained_encoders import (
-    PRETRAINED_BACKBONE_LR_MULTIPLIER,
     build_pretrained_model,
     pretrained_run,
     pretrained_values,
@@ -227,42 +226,20 @@ def _fit_phases(start_epoch: int, start_step: int, epochs: int, steps: int):
     return phases
 
 
-def backbone_options(config: TrainConfig, steps_per_epoch: int) -> dict:
-    """The SupConModel options for training the encoder: fine-tuning and momentum queue."""
-    multiplier = config.backbone_lr_multiplier
-    if multiplier is None:
-        multiplier = PRETRAINED_BACKBONE_LR_MULTIPLIER if config.pretrained else 1.0
-    return {"backbone_lr_multiplier": multiplier,
-            "freeze_backbone_steps": config.freeze_backbone_epochs * steps_per_epoch,
-            "freeze_batch_norm": config.freeze_batch_norm,
-            "momentum_encoder": config.momentum_encoder, "queue_size": config.queue_size,
-            "key_batch_norm": config.key_batch_norm}
-
-
 def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) -> SupConModel:
     keras.utils.set_random_seed(config.seed)
-    options = backbone_options(config, steps_per_epoch)
+    options = config.model_kwargs(steps_per_epoch)
     if config.pretrained:
         from kerascon.layers import synchronize_batch_norm
 
         # Architecture, preprocessing and head come from the pretrained entry or run.
-        model = build_pretrained_model(
-            config.pretrained, num_classes=num_classes, stage=config.stage,
-            temperature=config.temperature, base_temperature=config.base_temperature,
-            loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
-            joint_weight=config.joint_weight, **options)
+        options = {key: value for key, value in options.items() if key not in HEAD_FIELDS}
+        model = build_pretrained_model(config.pretrained, num_classes=num_classes, **options)
         if config.sync_batch_norm:
             synchronize_batch_norm(model.encoder)
         return model
-    return SupConModel.from_architecture(
-        config.arch, num_classes=num_classes, stem=config.stem,
-        width_multiplier=config.width_multiplier, mean=config.mean, std=config.std,
-        stage=config.stage, projection_dim=config.projection_dim,
-        projection_hidden_dim=config.projection_hidden_dim, head_type=config.head_type,
-        temperature=config.temperature, base_temperature=config.base_temperature,
-        loss_variant=config.loss_variant, use_labels=config.loss == "supcon",
-        joint_weight=config.joint_weight, sync_batch_norm=config.sync_batch_norm, **options,
-    )
+    return SupConModel.from_architecture(config.arch, num_classes=num_classes,
+                                         **config.encoder_kwargs(), **options)
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -503,6 +480,42 @@ def _fit(model, config: TrainConfig, run: RunDirectory, strategy, train_data, st
     return history, checkpointer
 
 
+class _StageData(NamedTuple):
+    """What a stage trains and evaluates on."""
+
+    train_source: object
+    eval_source: object  # None without an evaluation split
+    steps: int  # steps per epoch
+    train_data: object  # the training tf.data.Dataset (repeated with steps_per_epoch)
+
+
+def _stage_data(config: TrainConfig, run: RunDirectory, resume: bool, resume_state) -> _StageData:
+    """The sources, steps per epoch and the training dataset (its length checked); a later
+    stage's data must have the classes of the run's classifier."""
+    holdout = _holdout(config, run, reuse=resume or not config.starts_run)
+    train_source, eval_source = _sources(config, holdout)
+    steps = _steps_per_epoch(config, train_source)
+    train_data = _train_dataset(config, train_source)
+    _check_dataset_length(train_data, train_source, config.batch_size)
+    if config.steps_per_epoch:
+        train_data = train_data.repeat()
+    if not config.starts_run and resume_state is None:
+        _check_label_set(train_source, config, run)
+    return _StageData(train_source, eval_source, steps, train_data)
+
+
+def _finish(model, config: TrainConfig, run: RunDirectory, chief: bool, history: dict,
+            checkpointer, data: _StageData) -> dict:
+    """The stage's final metrics; the chief saves the model and records them."""
+    metrics = _final_metrics(model, config, history, checkpointer, data.train_source,
+                             data.eval_source)
+    if chief:
+        with atomic_path(run.model_path, suffix=".keras") as tmp:
+            model.save(tmp)
+        run.write_stage_metrics(config.stage, metrics)
+    return metrics
+
+
 def _final_metrics(model, config: TrainConfig, history: dict, checkpointer, train_source,
                    eval_source) -> dict:
     """The last epoch's training logs, skipped images, and the evaluation split's metrics."""
@@ -553,16 +566,7 @@ def run_stage(
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
     strategy = resolve_strategy(config.strategy)
     resume_state = _check_start(config, run, resume, overwrite, chief)
-    # Data: the sources, steps per epoch and the training dataset (its length checked).
-    holdout = _holdout(config, run, reuse=resume or not config.starts_run)
-    train_source, eval_source = _sources(config, holdout)
-    steps = _steps_per_epoch(config, train_source)
-    train_data = _train_dataset(config, train_source)
-    _check_dataset_length(train_data, train_source, config.batch_size)
-    if config.steps_per_epoch:
-        train_data = train_data.repeat()
-    if not config.starts_run and resume_state is None:
-        _check_label_set(train_source, config, run)
+    data = _stage_data(config, run, resume, resume_state)
     # Until its first checkpoint a new run (or stage) is undone if anything fails, so the
     # same command can start again: no half-made run that blocks the retry.
     existed = run.path.is_dir() and run.is_empty()
@@ -572,21 +576,16 @@ def run_stage(
             _prepare_run(run, config, resume, overwrite)
             # This call starts the stage afresh: it wrote the run's marker or the stage folder.
             created = resume_state is None
-            _record_stage(run, config, train_source)
+            _record_stage(run, config, data.train_source)
         with strategy.scope():
-            model, config = _stage_model(config, run, resume_state, train_source.num_classes,
-                                         steps)
+            model, config = _stage_model(config, run, resume_state, data.train_source.num_classes,
+                                         data.steps)
         if chief and (config.lr_per_feature or config.pretrained):  # what the stage really trains
             atomic_write_text(run.stage_dir(config.stage) / "config.yaml", config.to_yaml())
-        history, checkpointer = _fit(model, config, run, strategy, train_data, steps,
+        history, checkpointer = _fit(model, config, run, strategy, data.train_data, data.steps,
                                      resume_state, callbacks, chief, verbose)
     except BaseException:
         if created:
             _undo_failed_start(run, config.stage, config.starts_run, existed)
         raise
-    metrics = _final_metrics(model, config, history, checkpointer, train_source, eval_source)
-    if chief:
-        with atomic_path(run.model_path, suffix=".keras") as tmp:
-            model.save(tmp)
-        run.write_stage_metrics(config.stage, metrics)
-    return metrics
+    return _finish(model, config, run, chief, history, checkpointer, data)
