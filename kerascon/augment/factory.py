@@ -73,6 +73,7 @@ from kerascon.augment.simclr import (
     to_grayscale,
 )
 from kerascon.choices import AUGMENT_POLICIES
+from kerascon.errors import ConfigError
 
 __all__ = ["POLICIES", "AugmentFn", "build_augmentation", "make_augmentation"]
 
@@ -123,21 +124,21 @@ def make_augmentation(
         ds = ds.map(lambda image, seed: augment(image, seed))
     """
     if not isinstance(policy, str) or policy.lower() not in POLICIES:
-        raise ValueError(
+        raise ConfigError(
             f"unknown augmentation policy {policy!r}; valid policies: {', '.join(POLICIES)}"
         )
     policy = policy.lower()
     hw = _size_hw(image_size)
     scale = tuple(crop_scale) if crop_scale is not None else DEFAULT_CROP_SCALE
     if len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0:
-        raise ValueError(
+        raise ConfigError(
             f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}"
         )
     ratio = tuple(crop_ratio)
     if len(ratio) != 2 or not 0.0 < ratio[0] <= ratio[1]:
-        raise ValueError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
+        raise ConfigError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
     if not 0 <= randaugment_magnitude <= 30 or randaugment_ops < 0:
-        raise ValueError(
+        raise ConfigError(
             f"randaugment_magnitude must be in [0, 30] and randaugment_ops >= 0, "
             f"got {randaugment_magnitude} and {randaugment_ops}"
         )
