@@ -30,7 +30,7 @@ import dataclasses
 import fnmatch
 from typing import Callable, Optional
 
-from kerascon.errors import UnknownArchitectureError
+from kerascon.errors import ConfigError, UnknownArchitectureError
 from kerascon.natural_order import natural_key
 
 __all__ = [
@@ -118,7 +118,7 @@ def register_architecture(
     def decorator(fn):
         arch_name = name or fn.__name__
         if arch_name in _ARCHITECTURES:
-            raise ValueError(
+            raise ConfigError(
                 f"architecture {arch_name!r} is already registered "
                 f"(by {_ARCHITECTURES[arch_name].builder.__module__}); "
                 f"choose another name"
