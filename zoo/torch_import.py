@@ -43,6 +43,7 @@ import numpy as np
 
 from kerascon.encoders.cifar_resnet import CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS
 from kerascon.encoders.resnet import BASE_WIDTHS, RESNET_CONFIGS
+from kerascon.errors import ConfigError
 from kerascon.zoo.torch_checkpoint import LAYOUTS, CheckpointError, read_state_dict
 
 __all__ = ["LAYOUTS", "from_torch", "guess_resnet"]
@@ -271,7 +272,7 @@ def from_torch(
         >>> tv = from_torch(torchvision_sd, layout="torchvision", classifier=True)
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+        raise ConfigError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
     from kerascon.encoders.registry import build_encoder, get_architecture
     from kerascon.layers import ImagePreprocessing
     from kerascon.model import SupConModel
@@ -285,7 +286,7 @@ def from_torch(
         arch = guessed
     family = get_architecture(arch).family
     if family not in ("resnet", "cifar_resnet"):
-        raise ValueError(f"from_torch converts ResNets only, not {arch!r}")
+        raise ConfigError(f"from_torch converts ResNets only, not {arch!r}")
     out_channels, in_channels, kernel = state[stem_key].shape[:3]
     if stem is None:
         stem = {3: "cifar", 7: "imagenet"}.get(int(kernel), LAYOUTS[layout][2])
