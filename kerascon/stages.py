@@ -16,6 +16,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from kerascon.errors import ConfigError
+
 __all__ = ["STAGES", "STAGE_NAMES", "Stage", "get_stage"]
 
 
@@ -77,5 +79,5 @@ def get_stage(name: str) -> Stage:
     except (KeyError, TypeError):
         close = difflib.get_close_matches(str(name), STAGE_NAMES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown stage {name!r}; {hint}choose one of "
-                         f"{', '.join(STAGE_NAMES)}") from None
+        raise ConfigError(f"unknown stage {name!r}; {hint}choose one of "
+                          f"{', '.join(STAGE_NAMES)}") from None
