@@ -161,6 +161,7 @@ def read_state_dict(source):
         if key.endswith(_IGNORED_SUFFIXES):
             continue
         if key in out:
-            raise CheckpointError(f"key {key!r} appears twice once 'module.' prefixes are removed")
+            raise CheckpointError(f"key {key!r} appears twice once 'module.' prefixes are removed; "
+                                  "pass the state dict of one model")
         out[key] = _to_numpy(value)
     return out

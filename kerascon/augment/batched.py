@@ -194,7 +194,8 @@ def gaussian_blur_batch(images, sigmas, *, kernel_size: int, mask=None) -> tf.Te
     images = tf.convert_to_tensor(images, tf.float32)
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None:
-        raise DataError("gaussian_blur_batch needs images with a static height and width")
+        raise DataError("gaussian_blur_batch needs images with a static height and width; resize the "
+                        "images to one fixed size first")
     radius = min(int(kernel_size) // 2, int(height) - 1, int(width) - 1)
     if radius <= 0:
         return images

@@ -231,7 +231,8 @@ def from_tfds(
     label_feature = features[label_key]
     num_classes = getattr(label_feature, "num_classes", None)
     if not num_classes:
-        raise DataError(f"feature {label_key!r} of TFDS dataset {name!r} is not a ClassLabel")
+        raise DataError(f"feature {label_key!r} of TFDS dataset {name!r} is not a ClassLabel; pass as "
+                        "label_key a ClassLabel feature of the dataset")
     class_names = tuple(str(n) for n in getattr(label_feature, "names", None) or range(num_classes))
 
     image_shape = None
@@ -458,7 +459,7 @@ def _images_to_uint8(images) -> np.ndarray:
     if images.size:
         lo, hi = float(np.min(images)), float(np.max(images))
         if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
-            raise DataError("images contain NaN or infinite values")
+            raise DataError("images contain NaN or infinite values; replace or drop those images")
         if lo < 0 or hi > 255:
             raise DataError(f"image values must lie in [0, 255], got range [{lo:g}, {hi:g}]")
         if np.issubdtype(images.dtype, np.floating) and 0 < hi <= 1.0:
@@ -476,7 +477,8 @@ def _labels_to_int(labels, n: int) -> np.ndarray:
     if labels.ndim != 1:
         raise DataError(f"labels must be a 1-D array of class indices, got shape {list(labels.shape)}")
     if len(labels) != n:
-        raise DataError(f"images and labels differ in length: {n} images vs {len(labels)} labels")
+        raise DataError(f"images and labels differ in length: {n} images vs {len(labels)} labels; "
+                        "pass one label per image")
     if np.issubdtype(labels.dtype, np.floating):
         if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
             bad = labels[np.flatnonzero(np.mod(labels, 1) != 0)[0]]
@@ -638,15 +640,18 @@ def from_npz(path, *, split: str | None = None, name: str | None = None,
             )
         index = np.asarray(arrays[key]).astype(np.int64)
         if len(images) != len(labels):
-            raise DataError(f"images and labels differ in length: {len(images)} images vs {len(labels)} labels")
+            raise DataError(f"images and labels differ in length: {len(images)} images vs {len(labels)} labels; "
+                            "pass one label per image")
         if index.size and (index.min() < 0 or index.max() >= len(labels)):
-            raise DataError(f"'{key}' in '{file_path}' holds indices outside [0, {len(labels)})")
+            raise DataError(f"'{key}' in '{file_path}' holds indices outside [0, {len(labels)}); "
+                            "store indices into the labels array")
         images, labels = images[index], labels[index]
         stem = f"{stem}:{split}"
     if select is not None:
         label_array = np.asarray(labels)
         if len(images) != len(label_array):
-            raise DataError(f"images and labels differ in length: {len(images)} images vs {len(label_array)} labels")
+            raise DataError(f"images and labels differ in length: {len(images)} images vs {len(label_array)} labels; "
+                            "pass one label per image")
         index = np.asarray(list(select([str(i) for i in range(len(label_array))], label_array.reshape(-1).tolist())),
                            dtype=np.int64)
         images, labels = images[index], label_array[index]

@@ -47,12 +47,13 @@ def knn_predict_scores(train_embeddings, train_labels, test_embeddings, *, k=200
     test = _check_embeddings(test_embeddings, "test_embeddings")
     if train.shape[1] != test.shape[1]:
         raise DataError(
-            f"embedding sizes differ: train has {train.shape[1]}, test has {test.shape[1]}"
+            f"embedding sizes differ: train has {train.shape[1]}, test has {test.shape[1]}; "
+            "embed both sets with the same encoder"
         )
     raw_labels = _to_numpy(train_labels)
     if num_classes is None:
         if raw_labels.size == 0:
-            raise DataError("train_labels is empty")
+            raise DataError("train_labels is empty; pass one label per training embedding")
         num_classes = int(np.max(raw_labels)) + 1
     if int(num_classes) != num_classes or num_classes < 1:
         raise ConfigError(f"num_classes must be an integer >= 1, got {num_classes}")
@@ -112,7 +113,7 @@ def knn_accuracy(train_embeddings, train_labels, test_embeddings, test_labels, *
     if num_classes is None:
         train_y = _to_numpy(train_labels)
         if train_y.size == 0:
-            raise DataError("train_labels is empty")
+            raise DataError("train_labels is empty; pass one label per training embedding")
         num_classes = int(np.max(train_y)) + 1
         if test_y.size:
             num_classes = max(num_classes, int(np.max(test_y)) + 1)

@@ -26,9 +26,11 @@ def _check_labels(labels, num_classes, n, name="labels"):
     if labels.ndim != 1:
         raise DataError(f"{name} must be 1-D, got shape {labels.shape}")
     if labels.shape[0] != n:
-        raise DataError(f"{name} has {labels.shape[0]} entries but there are {n} predictions")
+        raise DataError(f"{name} has {labels.shape[0]} entries but there are {n} predictions; pass one "
+                        "label per prediction")
     if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
-        raise DataError(f"{name} must be integer class ids")
+        raise DataError(f"{name} must be integer class ids; pass class indices, not one-hot vectors or "
+                        "probabilities (np.argmax(y, axis=-1))")
     labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise DataError(

@@ -76,7 +76,7 @@ def _check_table(table, name):
                 )
             key = str(int(key))
             if key in clean:
-                raise DataError(f"{name}[{corruption!r}] lists severity {key} twice")
+                raise DataError(f"{name}[{corruption!r}] lists severity {key} twice; give each severity once")
             clean[key] = _fraction(value, f"{name}[{corruption!r}][{key}]")
         out[str(corruption)] = clean
     return out
@@ -189,7 +189,8 @@ def _probabilities(outputs, n):
     """Model outputs [n, C] as probabilities: used as-is if rows already are, else softmax."""
     scores = _check_scores(outputs, "predict_fn output")
     if scores.shape[0] != n:
-        raise DataError(f"predict_fn returned {scores.shape[0]} rows for a batch of {n}")
+        raise DataError(f"predict_fn returned {scores.shape[0]} rows for a batch of {n}; return one row "
+                        "of class scores per image")
     if scores.min() >= 0 and scores.max() <= 1 and np.allclose(scores.sum(1), 1, atol=1e-3):
         return scores
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
