@@ -16,12 +16,14 @@ import sys
 import click
 
 from kerascon.cli.hints import render_error
+from kerascon.errors import KerasconError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# Errors the library raises on purpose, with a message that names the problem and the fix
-# (ConfigError is a ValueError, RunError a RuntimeError, FileNotFoundError an OSError).
-_EXPECTED = (ValueError, OSError, RuntimeError, KeyError)
+# Errors the library raises on purpose, with a message that names the problem and the fix:
+# every KerasconError (ConfigError, ConfigTypeError, DependencyError, StateError, ...), and
+# the built-in kinds they extend that other libraries raise for bad input (a missing file).
+_EXPECTED = (KerasconError, ValueError, OSError, RuntimeError, KeyError)
 
 EXAMPLES = """\b
 Examples:

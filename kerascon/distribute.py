@@ -8,7 +8,7 @@ import os
 import tensorflow as tf
 
 from kerascon.choices import STRATEGIES
-from kerascon.errors import KerasconError, Setting
+from kerascon.errors import ConfigError, KerasconError, Setting
 
 __all__ = ["STRATEGIES", "StrategyError", "resolve_strategy", "is_chief"]
 
@@ -66,7 +66,7 @@ def resolve_strategy(name: str = "auto") -> tf.distribute.Strategy:
         if len(tf.config.list_logical_devices("GPU")) > 1:
             return resolve_strategy("mirrored")
         return tf.distribute.get_strategy()
-    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
 def is_chief() -> bool:

@@ -23,12 +23,17 @@ from typing import Callable
 
 __all__ = [
     "ConfigError",
+    "ConfigTypeError",
     "DataError",
     "DataNotFoundError",
+    "DataUnavailableError",
+    "DependencyError",
     "KerasconError",
+    "PathNotFoundError",
     "Placeholder",
     "RunError",
     "Setting",
+    "StateError",
     "Step",
     "UnknownArchitectureError",
     "python_words",
@@ -160,6 +165,12 @@ class KerasconError(Exception):
         kerascon.errors.RunError: run runs/a has no model.keras; train its first stage: run_stage(output_dir='runs/a')
     """
 
+    # Raised while TensorFlow traces a function (a Keras train step), an exception whose
+    # class AutoGraph does not know comes out as AutoGraph's StagingError, which is no
+    # ValueError and holds a traceback dump. With this attribute AutoGraph lets it pass
+    # unchanged (TensorFlow's own UnliftableError does the same).
+    ag_pass_through = True
+
     def __init__(self, template: str, *hints):
         self.template = template
         self.hints = hints
@@ -176,7 +187,11 @@ class KerasconError(Exception):
 
 
 class ConfigError(KerasconError, ValueError):
-    """A configuration value or key is invalid."""
+    """A configuration value or key, or an argument's value, is invalid."""
+
+
+class ConfigTypeError(KerasconError, TypeError):
+    """An argument of the wrong type: a string where a Keras model is needed, a float seed..."""
 
 
 class DataError(KerasconError, ValueError):
@@ -185,6 +200,25 @@ class DataError(KerasconError, ValueError):
 
 class DataNotFoundError(KerasconError, FileNotFoundError):
     """A data path does not exist."""
+
+
+class DataUnavailableError(KerasconError, RuntimeError):
+    """A dataset exists by name but cannot be had here: not prepared and not downloadable."""
+
+
+class PathNotFoundError(KerasconError, FileNotFoundError):
+    """A file the user named that is not data (a weights file, a checkpoint) does not exist."""
+
+
+class DependencyError(KerasconError, ImportError):
+    """An optional package is missing (keras-hub, torch, matplotlib), or a Keras backend
+    kerascon does not support is selected; the message says what to install or set."""
+
+
+class StateError(KerasconError, RuntimeError):
+    """Something is called in the wrong order or on an object in the wrong state: a model
+    trained after changing its stage without compiling again, an optimizer changed after
+    it was built."""
 
 
 class RunError(KerasconError, RuntimeError):

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerascon.atomic_files import atomic_directory, atomic_path
-from kerascon.errors import ConfigError, Setting, Step
+from kerascon.errors import ConfigError, Setting, StateError, Step
 from kerascon.ownership import mark_keras_export, require_export_destination, write_export_marker
 from kerascon.stages import STAGES
 
@@ -75,7 +75,7 @@ def fold_probe_normalization(model):
         >>> logits = outputs["embedding"] @ kernel + bias     # == outputs["logits"]
     """
     if getattr(model, "classifier", None) is None:
-        raise ValueError("the model has no classifier to fold; train its linear stage first")
+        raise ConfigError("the model has no classifier to fold; train its linear stage first")
     kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64)
                     for w in (model.classifier.kernel, model.classifier.bias))
     norm = getattr(model, "probe_norm", None)
@@ -190,7 +190,7 @@ def embedding_input_signature(encoder):
         if isinstance(structure, list) and len(structure) == 1:
             structure = structure[0]
     if structure is None or not keras.tree.flatten(structure):
-        raise ValueError(
+        raise ConfigError(
             "the encoder has no known inputs; export a functional or Sequential model built "
             "on keras.Input, or wrap it: keras.Model(inputs, encoder(inputs))"
         )
@@ -202,13 +202,13 @@ def embedding_input_signature(encoder):
 def _embedding_output(outputs):
     if isinstance(outputs, dict):
         if "embedding" not in outputs:
-            raise ValueError(
+            raise ConfigError(
                 f"the encoder returns {sorted(outputs)}; it must return a [batch, dim] "
                 "tensor or a dict with an 'embedding' entry"
             )
         outputs = outputs["embedding"]
     if len(outputs.shape) != 2:
-        raise ValueError(
+        raise ConfigError(
             f"the encoder must return embeddings of shape [batch, dim], got shape "
             f"{tuple(outputs.shape)}; pool or flatten its output"
         )
@@ -267,8 +267,8 @@ def _without_probe_norm(model):
     norm_weights = {id(v) for v in model.probe_norm.weights}
     sources = [v for v in model.weights if id(v) not in norm_weights]
     if [tuple(v.shape) for v in sources] != [tuple(v.shape) for v in copy.weights]:
-        raise RuntimeError("cannot fold the probe normalization: the model's copy has other "
-                           "weights; save it with model.save(path) instead")
+        raise StateError("cannot fold the probe normalization: the model's copy has other "
+                         "weights; save it with model.save(path) instead")
     for target, source in zip(copy.weights, sources):
         target.assign(source)
     copy.classifier.set_weights(list(fold_probe_normalization(model)))
@@ -285,7 +285,7 @@ def export_keras(model, path) -> Path:
     """
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"a Keras model file must end in .keras, got {path}")
+        raise ConfigError(f"a Keras model file must end in .keras, got {path}")
     require_export_destination(path, kind="keras")
     if getattr(model, "probe_norm", None) is not None:
         model = _without_probe_norm(model)

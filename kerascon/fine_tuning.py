@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import keras
 
+from kerascon.errors import ConfigError
+
 __all__ = ["freeze_batch_norm_layers", "schedule_backbone_learning_rate"]
 
 
@@ -57,7 +59,7 @@ def schedule_backbone_learning_rate(optimizer, variables, multiplier=1.0, frozen
     if float(multiplier) == 1.0 and not frozen_steps:
         return
     if not hasattr(optimizer, "scale_learning_rate_of"):
-        raise ValueError(
+        raise ConfigError(
             f"a backbone learning-rate multiplier or frozen warm-up needs a kerascon optimizer "
             f"(CoupledDecaySGD or LARS), got {type(optimizer).__name__}; use one of them, or "
             "train the backbone at the full learning rate")

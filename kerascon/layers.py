@@ -7,6 +7,7 @@ from typing import Sequence
 import keras
 from keras import ops
 
+from kerascon.errors import ConfigError
 from kerascon.loss_kernel import l2_normalize
 
 __all__ = [
@@ -73,10 +74,10 @@ class ProjectionHead(keras.layers.Layer):
     def __init__(self, hidden_dim=2048, output_dim=128, head_type="mlp", normalize=True, **kwargs):
         super().__init__(**kwargs)
         if head_type not in ("mlp", "linear"):
-            raise ValueError(f"head_type must be 'mlp' or 'linear', got {head_type!r}")
+            raise ConfigError(f"head_type must be 'mlp' or 'linear', got {head_type!r}")
         for name, value in (("hidden_dim", hidden_dim), ("output_dim", output_dim)):
             if int(value) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         self.hidden_dim = int(hidden_dim)
         self.output_dim = int(output_dim)
         self.head_type = head_type
@@ -147,11 +148,11 @@ class ImagePreprocessing(keras.layers.Layer):
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         if len(self.mean) != len(self.std):
-            raise ValueError(
+            raise ConfigError(
                 f"mean and std must have one entry per channel, got {len(self.mean)} and {len(self.std)}"
             )
         if any(s <= 0 for s in self.std):
-            raise ValueError(f"std entries must be positive, got {self.std}")
+            raise ConfigError(f"std entries must be positive, got {self.std}")
         self.scale = float(scale)
 
     def call(self, inputs):

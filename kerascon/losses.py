@@ -47,6 +47,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import replica_context
+from kerascon.errors import ConfigError, DataError
 from kerascon.loss_blocks import (
     AUTO_BLOCK_ELEMENTS,  # noqa: F401  (block_size="auto")
     keyed_supcon_sum,
@@ -63,48 +64,48 @@ _CONTRAST_MODES = ("all", "one")
 def _check_hyperparameters(temperature, base_temperature, variant, contrast_mode):
     for name, value in (("temperature", temperature), ("base_temperature", base_temperature)):
         if isinstance(value, numbers.Number) and not (value > 0 and math.isfinite(value)):
-            raise ValueError(
+            raise ConfigError(
                 f"{name} must be a positive finite number, got {value!r}; "
                 "the paper's default temperature is 0.1"
             )
     if variant not in _VARIANTS:
-        raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")
+        raise ConfigError(f"variant must be one of {_VARIANTS}, got {variant!r}")
     if contrast_mode not in _CONTRAST_MODES:
-        raise ValueError(f"contrast_mode must be one of {_CONTRAST_MODES}, got {contrast_mode!r}")
+        raise ConfigError(f"contrast_mode must be one of {_CONTRAST_MODES}, got {contrast_mode!r}")
 
 
 def _check_shapes(features, labels, mask):
     if len(features.shape) != 3:
-        raise ValueError(
+        raise DataError(
             f"features must have shape [batch, views, dim], got rank {len(features.shape)} "
             f"shape {tuple(features.shape)}; add a views axis with ops.expand_dims(x, 1) "
             "for one view"
         )
     batch, views = features.shape[0], features.shape[1]
     if views is not None and views < 1:
-        raise ValueError(f"features must have at least 1 view, got {views}")
+        raise DataError(f"features must have at least 1 view, got {views}")
     if labels is not None and mask is not None:
-        raise ValueError("pass either labels or mask to supcon_loss, not both")
+        raise ConfigError("pass either labels or mask to supcon_loss, not both")
     if labels is None and mask is None and views == 1:
-        raise ValueError(
+        raise ConfigError(
             f"features of shape {tuple(features.shape)}: one view and no labels gives no "
             "positives; pass labels or several views ([batch, views, dim] with views >= 2)"
         )
     if labels is not None:
         if len(labels.shape) != 1:
-            raise ValueError(
+            raise DataError(
                 f"labels must have shape [batch], got shape {tuple(labels.shape)}"
             )
         if batch is not None and labels.shape[0] is not None and labels.shape[0] != batch:
-            raise ValueError(
+            raise DataError(
                 f"labels has {labels.shape[0]} entries but features has a batch of {batch}; "
                 "pass one label per example (not per view)"
             )
     if mask is not None:
         if len(mask.shape) != 2:
-            raise ValueError(f"mask must have shape [batch, batch], got {tuple(mask.shape)}")
+            raise DataError(f"mask must have shape [batch, batch], got {tuple(mask.shape)}")
         if batch is not None and mask.shape[0] is not None and mask.shape[0] != batch:
-            raise ValueError(
+            raise DataError(
                 f"mask has {mask.shape[0]} rows but features has a batch of {batch}"
             )
 
@@ -252,7 +253,7 @@ def _resolve_block_size(block_size, num_anchors, num_contrast, mask):
     if mask is None or block is None:
         return block
     if block_size != "auto":
-        raise ValueError(
+        raise ConfigError(
             "a custom mask needs the dense computation; pass block_size=None with mask"
         )
     return None
@@ -276,7 +277,7 @@ def _as_views(y_pred):
     if rank == 2:
         return ops.expand_dims(y_pred, 1)
     if rank != 3:
-        raise ValueError(
+        raise DataError(
             "the model output (y_pred) must be embeddings of shape [batch, dim] (one view) or "
             f"[batch, views, dim], got rank {rank} shape {tuple(y_pred.shape)}; "
             "flatten or pool the encoder output to [batch, dim]"
@@ -290,7 +291,7 @@ def _as_labels(y_true):
         return None
     shape = tuple(y_true.shape)
     if len(shape) > 2 or (len(shape) == 2 and shape[1] not in (1, None)) or len(shape) == 0:
-        raise ValueError(
+        raise DataError(
             f"y_true must be integer class labels of shape [batch] or [batch, 1], got shape "
             f"{shape}; pass class indices, not one-hot vectors (np.argmax(y, axis=-1))"
         )
@@ -344,7 +345,7 @@ class SupConLoss(keras.losses.Loss):
         # The loss is already one scalar for the batch: Keras' reduction (and its float
         # cast of y_true, which would round labels above 2**24) has nothing to add.
         if sample_weight is not None:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} does not support sample_weight; drop sample_weight "
                 "(or class_weight) from fit, or repeat examples to weight them"
             )

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas_in_sync
+from kerascon.errors import ConfigError, ConfigTypeError, DataError, StateError
 from kerascon.fine_tuning import freeze_batch_norm_layers, schedule_backbone_learning_rate
 from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
 from kerascon.losses import _check_hyperparameters, supcon_loss
@@ -158,7 +159,7 @@ class SupConModel(StageStepMixin, keras.Model):
         super().__init__(**kwargs)
         _check_hyperparameters(temperature, base_temperature, loss_variant, contrast_mode)
         if not isinstance(encoder, keras.layers.Layer):
-            raise TypeError(f"encoder must be a Keras model or layer, got {type(encoder).__name__}")
+            raise ConfigTypeError(f"encoder must be a Keras model or layer, got {type(encoder).__name__}")
         self.encoder = encoder
         self._encoder_inputs = describe_encoder_inputs(encoder)
         self.feature_dim = _feature_dim(encoder)
@@ -196,16 +197,16 @@ class SupConModel(StageStepMixin, keras.Model):
         self.joint_weight = float(joint_weight)
         self.ce_weight = float(ce_weight)
         if self.joint_weight < 0 or self.ce_weight < 0:
-            raise ValueError(f"joint_weight and ce_weight must be >= 0, got {joint_weight} "
-                             f"and {ce_weight}")
+            raise ConfigError(f"joint_weight and ce_weight must be >= 0, got {joint_weight} "
+                              f"and {ce_weight}")
         self.label_smoothing = float(label_smoothing)
         self.augmentation = augmentation
         self.backbone_lr_multiplier = float(backbone_lr_multiplier)
         self.freeze_backbone_steps = int(freeze_backbone_steps)
         self.freeze_batch_norm = bool(freeze_batch_norm)
         if not self.backbone_lr_multiplier >= 0 or self.freeze_backbone_steps < 0:
-            raise ValueError(f"backbone_lr_multiplier and freeze_backbone_steps must be >= 0, got "
-                             f"{backbone_lr_multiplier} and {freeze_backbone_steps}")
+            raise ConfigError(f"backbone_lr_multiplier and freeze_backbone_steps must be >= 0, got "
+                              f"{backbone_lr_multiplier} and {freeze_backbone_steps}")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
         self.supcon_loss_tracker = keras.metrics.Mean(name="supcon_loss")
@@ -249,7 +250,7 @@ class SupConModel(StageStepMixin, keras.Model):
     def _add_classifier(self, num_classes):
         num_classes = int(num_classes)
         if num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+            raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
         self.num_classes = num_classes
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
         self.classifier.build((None, self.feature_dim))
@@ -285,12 +286,12 @@ class SupConModel(StageStepMixin, keras.Model):
             if self.classifier is None:
                 self._add_classifier(num_classes)
             elif int(num_classes) != self.num_classes:
-                raise ValueError(
+                raise ConfigError(
                     f"the model already has a classifier for {self.num_classes} classes, "
                     f"not {num_classes}; build a new SupConModel for another label set"
                 )
         if table.has_classifier and self.classifier is None:
-            raise ValueError(
+            raise ConfigError(
                 f"stage {stage!r} needs a classifier: pass num_classes to SupConModel(...) "
                 f"or to set_stage({stage!r}, num_classes=N)"
             )
@@ -375,13 +376,13 @@ class SupConModel(StageStepMixin, keras.Model):
         spec = self._encoder_inputs
         if STAGES[self.stage].multiview:
             if labels is None and (self.use_labels or STAGES[self.stage].has_classifier):
-                raise ValueError(
+                raise DataError(
                     f"the {self.stage} stage with labels needs (inputs, labels) batches; "
                     "pass use_labels=False to SupConModel for label-free SimCLR"
                 )
             if not spec.is_multiview(x):
                 if labels is None or not self.use_labels:
-                    raise ValueError(
+                    raise DataError(
                         f"the {self.stage} stage got one view per example and no labels, so "
                         "no example has a positive; feed multi-view batches [batch, views, "
                         "...] (kerascon.data.multiview_dataset), or pass augmentation="
@@ -408,7 +409,7 @@ class SupConModel(StageStepMixin, keras.Model):
                                                "examples": examples}
 
         if labels is None:
-            raise ValueError(f"the {self.stage} stage needs (images, labels) batches")
+            raise DataError(f"the {self.stage} stage needs (images, labels) batches")
         if spec.is_multiview(x):  # several views: classify each of them
             labels = ops.repeat(labels, spec.num_views(x))
             x = spec.merge_views(x)
@@ -472,7 +473,7 @@ class SupConModel(StageStepMixin, keras.Model):
         """Compile for the current stage. Losses and metrics come from the stage."""
         for key in ("loss", "metrics"):
             if kwargs.get(key) is not None:
-                raise ValueError(
+                raise ConfigError(
                     f"SupConModel computes its own {key} from the stage; do not pass {key}= "
                     "to compile (use kerascon.losses.SupConLoss with a plain keras.Model instead)"
                 )
@@ -490,7 +491,7 @@ class SupConModel(StageStepMixin, keras.Model):
 
     def _check_compiled_for_stage(self):
         if self._compiled_stage is not None and self._compiled_stage != self.stage:
-            raise RuntimeError(
+            raise StateError(
                 f"the model was compiled for the {self._compiled_stage!r} stage but is now in "
                 f"the {self.stage!r} stage; call model.compile(optimizer=...) again"
             )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerascon.errors import DataError
+
 __all__ = ["EncoderInputs", "describe_encoder_inputs"]
 
 
@@ -51,17 +53,17 @@ class EncoderInputs:
         """Raise a one-line error when ``x`` does not have the encoder's structure."""
         if self.keys is not None:
             if not isinstance(x, dict):
-                raise ValueError(f"the encoder takes a dict with keys {list(self.keys)}, "
-                                 f"got {type(x).__name__}; feed batches as dicts")
+                raise DataError(f"the encoder takes a dict with keys {list(self.keys)}, "
+                                f"got {type(x).__name__}; feed batches as dicts")
             missing = sorted(set(self.keys) - set(x))
             extra = sorted(set(x) - set(self.keys))
             if missing or extra:
-                raise ValueError(f"input keys {sorted(x)} do not match the encoder's "
-                                 f"{list(self.keys)} (missing {missing}, unexpected {extra})")
+                raise DataError(f"input keys {sorted(x)} do not match the encoder's "
+                                f"{list(self.keys)} (missing {missing}, unexpected {extra})")
         leaves = keras.tree.flatten(x)
         if len(leaves) != len(self.ranks):
-            raise ValueError(f"the encoder takes {len(self.ranks)} input tensor(s), got "
-                             f"{len(leaves)}; match the structure of encoder.input")
+            raise DataError(f"the encoder takes {len(self.ranks)} input tensor(s), got "
+                            f"{len(leaves)}; match the structure of encoder.input")
 
     def _rank_offset(self, x):
         leaves = keras.tree.flatten(x)
@@ -75,8 +77,8 @@ class EncoderInputs:
             expected = "[batch, H, W, C] or [batch, views, H, W, C]" if self.is_image else (
                 f"rank {self.ranks[0]} (one view) or {self.ranks[0] + 1} (with a views axis)")
             shape = tuple(keras.tree.flatten(x)[0].shape)
-            raise ValueError(f"input of shape {shape} does not fit the encoder: expected "
-                             f"{expected}")
+            raise DataError(f"input of shape {shape} does not fit the encoder: expected "
+                            f"{expected}")
         return offset == 1
 
     # ------------------------------------------------------------------ reshaping

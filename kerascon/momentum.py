@@ -46,6 +46,7 @@ from keras import ops
 
 from kerascon.backend import replica_context
 from kerascon.choices import KEY_BATCH_NORM_MODES
+from kerascon.errors import ConfigError
 from kerascon.loss_kernel import l2_normalize
 from kerascon.losses import replica_keys, replica_share
 from kerascon.queue_loss import queue_supcon_sum
@@ -63,16 +64,16 @@ def check_momentum_arguments(momentum, queue_size):
     """
     if momentum is None:
         if queue_size:
-            raise ValueError(f"queue_size={queue_size} needs a momentum encoder; pass "
-                             "momentum_encoder=0.999 (or queue_size=0)")
+            raise ConfigError(f"queue_size={queue_size} needs a momentum encoder; pass "
+                              "momentum_encoder=0.999 (or queue_size=0)")
         return
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not (
             0.0 <= float(momentum) < 1.0):
-        raise ValueError(f"momentum_encoder must be a float in [0, 1), got {momentum!r}; "
-                         "use e.g. momentum_encoder=0.999, or None for no key encoder")
+        raise ConfigError(f"momentum_encoder must be a float in [0, 1), got {momentum!r}; "
+                          "use e.g. momentum_encoder=0.999, or None for no key encoder")
     if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 0:
-        raise ValueError(f"queue_size must be an int >= 0, got {queue_size!r}; "
-                         "use e.g. queue_size=65536, or 0 for no queue")
+        raise ConfigError(f"queue_size must be an int >= 0, got {queue_size!r}; "
+                          "use e.g. queue_size=65536, or 0 for no queue")
 
 
 def _clone(layer, name):
@@ -112,8 +113,8 @@ class MomentumQueue(keras.layers.Layer):
         super().__init__(**kwargs)
         check_momentum_arguments(momentum, queue_size)
         if key_batch_norm not in KEY_BATCH_NORM_MODES:
-            raise ValueError(f"key_batch_norm must be one of {KEY_BATCH_NORM_MODES}, got "
-                             f"{key_batch_norm!r}; use 'batch' (MoCo's choice) or 'moving'")
+            raise ConfigError(f"key_batch_norm must be one of {KEY_BATCH_NORM_MODES}, got "
+                              f"{key_batch_norm!r}; use 'batch' (MoCo's choice) or 'moving'")
         self.key_batch_norm = key_batch_norm
         self.momentum = float(momentum)
         self.queue_size = int(queue_size)
@@ -194,8 +195,8 @@ class MomentumQueue(keras.layers.Layer):
             query_weights, key_weights = query_layer.weights, key_layer.weights
             if len(query_weights) != len(key_weights) or any(
                     tuple(q.shape) != tuple(k.shape) for q, k in zip(query_weights, key_weights)):
-                raise ValueError(f"the key copy of {query_layer.name!r} does not match it; "
-                                 "build SupConModel again so the key network is cloned from it")
+                raise ConfigError(f"the key copy of {query_layer.name!r} does not match it; "
+                                  "build SupConModel again so the key network is cloned from it")
             out += list(zip(query_weights, key_weights))
         return out
 
@@ -239,9 +240,9 @@ class MomentumQueue(keras.layers.Layer):
             return
         count = keys.shape[0]
         if count is not None and count > self.queue_size:
-            raise ValueError(f"queue_size={self.queue_size} is smaller than the {count} keys "
-                             "one step enqueues (global batch x views); use a queue_size of "
-                             "at least that")
+            raise ConfigError(f"queue_size={self.queue_size} is smaller than the {count} keys "
+                              "one step enqueues (global batch x views); use a queue_size of "
+                              "at least that")
         count = ops.shape(keys)[0]
         pointer = self.queue_pointer.value
         rows = (pointer + ops.arange(count, dtype="int32")) % self.queue_size
@@ -310,7 +311,7 @@ class MomentumQueue(keras.layers.Layer):
             raise self._load_error
         stored = tuple(store["0"].shape) if "0" in keys else expected
         if stored != expected:
-            self._load_error = ValueError(
+            self._load_error = ConfigError(
                 f"the saved queue has shape {stored}, this model's is {expected}; build the "
                 "model with the saved projection_dim and queue_size")
             raise self._load_error

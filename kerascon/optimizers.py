@@ -34,6 +34,7 @@ import keras
 from keras import ops
 
 from kerascon.choices import OPTIMIZERS
+from kerascon.errors import ConfigError, StateError
 
 __all__ = [
     "LARS",
@@ -56,9 +57,9 @@ def _as_patterns(patterns, argname):
     try:
         out = tuple(patterns)
     except TypeError:
-        raise ValueError(f"`{argname}` must be a list of name substrings, got {patterns!r}.") from None
+        raise ConfigError(f"`{argname}` must be a list of name substrings, got {patterns!r}.") from None
     if not all(isinstance(p, str) for p in out):
-        raise ValueError(f"`{argname}` must contain only strings, got {patterns!r}.")
+        raise ConfigError(f"`{argname}` must contain only strings, got {patterns!r}.")
     return out
 
 
@@ -85,21 +86,21 @@ def _is_vector(variable):
 
 def _check_learning_rate(learning_rate):
     if isinstance(learning_rate, bool):
-        raise ValueError(f"`learning_rate` must be a positive number or a schedule, got {learning_rate!r}.")
+        raise ConfigError(f"`learning_rate` must be a positive number or a schedule, got {learning_rate!r}.")
     if isinstance(learning_rate, numbers.Number) and not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be > 0, got {learning_rate}.")
+        raise ConfigError(f"`learning_rate` must be > 0, got {learning_rate}.")
 
 
 def _check_momentum(momentum):
     if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
-        raise ValueError(f"`momentum` must be a float in [0, 1), got {momentum!r}.")
+        raise ConfigError(f"`momentum` must be a float in [0, 1), got {momentum!r}.")
 
 
 def _check_weight_decay(weight_decay):
     if weight_decay is None:
         return 0.0
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or weight_decay < 0:
-        raise ValueError(f"`weight_decay` must be a float >= 0, got {weight_decay!r}.")
+        raise ConfigError(f"`weight_decay` must be a float >= 0, got {weight_decay!r}.")
     return float(weight_decay)
 
 
@@ -145,13 +146,13 @@ class _CoupledDecayMomentum(keras.optimizers.Optimizer):
             >>> optimizer.scale_learning_rate_of(backbone.trainable_variables, 0.1, frozen_steps=100)
         """
         if self.built:
-            raise RuntimeError("scale_learning_rate_of must be called before the optimizer is built "
-                               "(before the first training step)")
+            raise StateError("scale_learning_rate_of must be called before the optimizer is built "
+                             "(before the first training step)")
         multiplier = float(multiplier)
         if not multiplier >= 0 or not math.isfinite(multiplier):
-            raise ValueError(f"the learning-rate multiplier must be a finite number >= 0, got {multiplier}")
+            raise ConfigError(f"the learning-rate multiplier must be a finite number >= 0, got {multiplier}")
         if isinstance(frozen_steps, bool) or int(frozen_steps) != frozen_steps or frozen_steps < 0:
-            raise ValueError(f"frozen_steps must be an integer >= 0, got {frozen_steps!r}")
+            raise ConfigError(f"frozen_steps must be an integer >= 0, got {frozen_steps!r}")
         self._scaled_ids = frozenset(id(v) for v in variables)
         self._scaled_multiplier = multiplier
         self._frozen_steps = int(frozen_steps)
@@ -277,7 +278,7 @@ class LARS(_CoupledDecayMomentum):
         **kwargs,
     ):
         if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not eta > 0:
-            raise ValueError(f"`eta` must be a float > 0, got {eta!r}.")
+            raise ConfigError(f"`eta` must be a float > 0, got {eta!r}.")
         super().__init__(learning_rate, momentum, weight_decay, nesterov,
                          exclude_from_weight_decay, exclude_vectors, name, **kwargs)
         self.eta = float(eta)
@@ -494,22 +495,22 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
     ):
         super().__init__()
         if isinstance(base_learning_rate, bool) or not isinstance(base_learning_rate, numbers.Real):
-            raise ValueError(f"`base_learning_rate` must be a float > 0, got {base_learning_rate!r}.")
+            raise ConfigError(f"`base_learning_rate` must be a float > 0, got {base_learning_rate!r}.")
         if not base_learning_rate > 0:
-            raise ValueError(f"`base_learning_rate` must be > 0, got {base_learning_rate}.")
+            raise ConfigError(f"`base_learning_rate` must be > 0, got {base_learning_rate}.")
         for argname, value in (("warmup_steps", warmup_steps), ("total_steps", total_steps)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ValueError(f"`{argname}` must be an integer, got {value!r}.")
+                raise ConfigError(f"`{argname}` must be an integer, got {value!r}.")
         if warmup_steps < 0:
-            raise ValueError(f"`warmup_steps` must be >= 0, got {warmup_steps}.")
+            raise ConfigError(f"`warmup_steps` must be >= 0, got {warmup_steps}.")
         if total_steps < warmup_steps:
-            raise ValueError(
+            raise ConfigError(
                 f"`total_steps` must be >= `warmup_steps`, got total_steps={total_steps} < warmup_steps={warmup_steps}."
             )
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"`alpha` must be in [0, 1], got {alpha}.")
+            raise ConfigError(f"`alpha` must be in [0, 1], got {alpha}.")
         if not 0.0 <= warmup_start:
-            raise ValueError(f"`warmup_start` must be >= 0, got {warmup_start}.")
+            raise ConfigError(f"`warmup_start` must be >= 0, got {warmup_start}.")
         self.base_learning_rate = float(base_learning_rate)
         self.warmup_steps = int(warmup_steps)
         self.total_steps = int(total_steps)
@@ -558,10 +559,10 @@ def scale_learning_rate(base_lr, batch_size, rule="linear", base_batch=256):
     4.8
     """
     if isinstance(base_lr, bool) or not isinstance(base_lr, numbers.Real) or not base_lr > 0:
-        raise ValueError(f"`base_lr` must be a float > 0, got {base_lr!r}.")
+        raise ConfigError(f"`base_lr` must be a float > 0, got {base_lr!r}.")
     for argname, value in (("batch_size", batch_size), ("base_batch", base_batch)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-            raise ValueError(f"`{argname}` must be a positive integer, got {value!r}.")
+            raise ConfigError(f"`{argname}` must be a positive integer, got {value!r}.")
     rule = str(rule).lower()
     if rule == "linear":
         return float(base_lr) * batch_size / base_batch
@@ -569,7 +570,7 @@ def scale_learning_rate(base_lr, batch_size, rule="linear", base_batch=256):
         return float(base_lr) * math.sqrt(batch_size / base_batch)
     if rule == "none":
         return float(base_lr)
-    raise ValueError(f"Unknown scaling rule {rule!r}; valid rules: 'linear', 'sqrt', 'none'.")
+    raise ConfigError(f"Unknown scaling rule {rule!r}; valid rules: 'linear', 'sqrt', 'none'.")
 
 
 def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nesterov=False, **kw):
@@ -605,7 +606,7 @@ def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nes
     """
     key = str(name).strip().lower()
     if key not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}.")
+        raise ConfigError(f"Unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}.")
     _check_learning_rate(learning_rate)
     weight_decay = _check_weight_decay(weight_decay)
     if key == "sgd":
@@ -614,7 +615,7 @@ def build_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=1e-4, nes
     if key == "lars":
         return LARS(learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, **kw)
     if nesterov:
-        raise ValueError("`nesterov=True` is not supported for 'rmsprop'.")
+        raise ConfigError("`nesterov=True` is not supported for 'rmsprop'.")
     return keras.optimizers.RMSprop(
         learning_rate=learning_rate,
         momentum=float(momentum),

@@ -274,7 +274,7 @@ def require_export_destination(path, *, kind: str = "savedmodel") -> None:
         >>> require_export_destination("runs/digits")           # the run itself: OwnershipError
     """
     if kind not in ("savedmodel", "keras"):
-        raise ValueError(f"kind must be 'savedmodel' or 'keras', got {kind!r}")
+        raise ConfigError(f"kind must be 'savedmodel' or 'keras', got {kind!r}")
     path = Path(path)
     target = _resolved(path)
     fix = "write the export to a new or empty folder" if kind == "savedmodel" else \

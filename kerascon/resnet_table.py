@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+from kerascon.errors import ConfigError
+
 __all__ = [
     "BASE_WIDTHS",
     "BOTTLENECK_EXPANSION",
@@ -78,7 +80,7 @@ def resnet_config(depth):
         return RESNET_CONFIGS[int(depth)]
     except (KeyError, TypeError, ValueError):
         valid = ", ".join(str(d) for d in sorted(RESNET_CONFIGS))
-        raise ValueError(
+        raise ConfigError(
             f"unsupported ResNet depth {depth!r}; valid depths are {valid}"
         ) from None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerascon.errors import ConfigError, ConfigTypeError, DependencyError
 from kerascon.losses import SupConLoss
 
 __all__ = [
@@ -50,7 +51,7 @@ def _keras_hub():
     try:
         import keras_hub
     except ImportError as error:
-        raise ImportError(_MISSING) from error
+        raise DependencyError(_MISSING) from error
     return keras_hub
 
 
@@ -72,7 +73,7 @@ class SequencePooling(keras.layers.Layer):
     def __init__(self, mode="cls", **kwargs):
         super().__init__(**kwargs)
         if mode not in _POOLINGS:
-            raise ValueError(f"pooling must be one of {_POOLINGS}, got {mode!r}")
+            raise ConfigError(f"pooling must be one of {_POOLINGS}, got {mode!r}")
         self.mode = mode
         self.supports_masking = False
 
@@ -80,7 +81,7 @@ class SequencePooling(keras.layers.Layer):
         if self.mode == "cls":
             return sequence[:, 0, :]
         if padding_mask is None:
-            raise ValueError("mean pooling needs padding_mask; pass it or use pooling='cls'")
+            raise ConfigError("mean pooling needs padding_mask; pass it or use pooling='cls'")
         weights = ops.expand_dims(ops.cast(padding_mask, sequence.dtype), -1)
         total = ops.sum(sequence * weights, axis=1)
         count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1.0, sequence.dtype))
@@ -137,30 +138,30 @@ def text_encoder(backbone, pooling="cls", name="text_encoder"):
         >>> #              "padding_mask": mask}, labels, batch_size=16)
     """
     if pooling not in _POOLINGS:
-        raise ValueError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
+        raise ConfigError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
     if isinstance(backbone, str):
         backbone = _keras_hub().models.Backbone.from_preset(backbone)
     if not isinstance(getattr(backbone, "input", None), dict):
-        raise TypeError(
+        raise ConfigTypeError(
             "text_encoder needs a built backbone whose input is a dict (keras-hub backbones "
             f"take token_ids and padding_mask), got {type(backbone).__name__}"
         )
     inputs = _fresh_inputs(backbone)
     if pooling == "mean" and "padding_mask" not in inputs:
-        raise ValueError(
+        raise ConfigError(
             f"mean pooling needs a 'padding_mask' input, the backbone has {sorted(inputs)}; "
             "use pooling='cls'"
         )
     outputs = backbone(inputs)
     if isinstance(outputs, dict):
         if "sequence_output" not in outputs:
-            raise ValueError(
+            raise ConfigError(
                 f"the backbone returns {sorted(outputs)}, not 'sequence_output'; pass a "
                 "backbone that returns token features [batch, tokens, dim]"
             )
         outputs = outputs["sequence_output"]
     if len(outputs.shape) != 3:
-        raise ValueError(
+        raise ConfigError(
             f"the backbone must return token features [batch, tokens, dim], got shape "
             f"{tuple(outputs.shape)}"
         )
@@ -211,7 +212,7 @@ def joint_loss_config(temperature=GUNEL_TEMPERATURE, joint_weight=GUNEL_JOINT_WE
         >>> model.compile(optimizer="adam", **joint_loss_config(joint_weight=0.5))
     """
     if not 0.0 <= joint_weight <= 1.0:
-        raise ValueError(f"joint_weight must be in [0, 1], got {joint_weight!r}")
+        raise ConfigError(f"joint_weight must be in [0, 1], got {joint_weight!r}")
     return {
         "loss": {
             "logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),

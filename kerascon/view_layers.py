@@ -22,6 +22,8 @@ import math
 import keras
 from keras import ops
 
+from kerascon.errors import ConfigError, DataError
+
 __all__ = ["ViewAugmentation", "RepeatViews"]
 
 _GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # ITU-R 601, as tf.image.rgb_to_grayscale
@@ -40,13 +42,13 @@ def _per_image(values):
 def _check_range(name, pair, low=None):
     if len(pair) != 2 or not pair[0] <= pair[1] or (low is not None and pair[0] <= low):
         bound = "" if low is None else f" with both above {low}"
-        raise ValueError(f"{name} must be (min, max) with min <= max{bound}, got {pair}")
+        raise ConfigError(f"{name} must be (min, max) with min <= max{bound}, got {pair}")
     return tuple(float(v) for v in pair)
 
 
 def _check_probability(name, value):
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
+        raise ConfigError(f"{name} must be in [0, 1], got {value}")
     return float(value)
 
 
@@ -104,16 +106,16 @@ class ViewAugmentation(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if int(views) != views or views < 1:
-            raise ValueError(f"views must be an integer >= 1, got {views}")
+            raise ConfigError(f"views must be an integer >= 1, got {views}")
         self.views = int(views)
         self.crop_scale = _check_range("crop_scale", crop_scale, low=0.0)
         if self.crop_scale[1] > 1.0:
-            raise ValueError(f"crop_scale must lie in (0, 1], got {crop_scale}")
+            raise ConfigError(f"crop_scale must lie in (0, 1], got {crop_scale}")
         self.crop_ratio = _check_range("crop_ratio", crop_ratio, low=0.0)
         self.flip = bool(flip)
         if len(color_jitter) != 4 or min(color_jitter) < 0 or color_jitter[3] > 0.5:
-            raise ValueError("color_jitter must be (brightness, contrast, saturation, hue) "
-                             f"with non-negative strengths and hue <= 0.5, got {color_jitter}")
+            raise ConfigError("color_jitter must be (brightness, contrast, saturation, hue) "
+                              f"with non-negative strengths and hue <= 0.5, got {color_jitter}")
         self.color_jitter = tuple(float(v) for v in color_jitter)
         self.color_jitter_probability = _check_probability("color_jitter_probability",
                                                            color_jitter_probability)
@@ -179,8 +181,8 @@ class ViewAugmentation(keras.layers.Layer):
     def call(self, images):
         images = ops.cast(images, "float32")
         if len(images.shape) != 4:
-            raise ValueError(f"ViewAugmentation takes images [batch, H, W, C], got shape "
-                             f"{tuple(images.shape)}")
+            raise DataError(f"ViewAugmentation takes images [batch, H, W, C], got shape "
+                            f"{tuple(images.shape)}")
         height, width, channels = images.shape[1], images.shape[2], images.shape[3]
         dynamic = ops.shape(images)
         height = dynamic[1] if height is None else height
@@ -232,7 +234,7 @@ class RepeatViews(keras.layers.Layer):
     def __init__(self, views=2, **kwargs):
         super().__init__(**kwargs)
         if int(views) != views or views < 2:
-            raise ValueError(f"views must be an integer >= 2 to make pairs, got {views}")
+            raise ConfigError(f"views must be an integer >= 2 to make pairs, got {views}")
         self.views = int(views)
 
     def call(self, inputs):

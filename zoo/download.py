@@ -33,6 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from kerascon.atomic_files import atomic_path
+from kerascon.errors import KerasconError
 from kerascon.home import kerascon_home
 from kerascon.zoo.pretrained import KERAS_APPLICATION, KERAS_HUB_PRESET, PACKAGE_SOURCE, get_pretrained
 
@@ -52,11 +53,11 @@ __all__ = [
 _CHUNK = 1 << 20
 
 
-class DownloadError(OSError):
+class DownloadError(KerasconError, OSError):
     """The file could not be fetched; the message says where to put it by hand."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(KerasconError, ValueError):
     """A file's sha256 differs from its registry entry; the file was deleted."""
 
 

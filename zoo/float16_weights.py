@@ -22,6 +22,7 @@ import zipfile
 import numpy as np
 
 from kerascon.atomic_files import atomic_path
+from kerascon.errors import ConfigError, DataError
 from kerascon.zoo.torch_checkpoint import CheckpointError
 
 __all__ = ["load_float16_weights", "save_float16_weights"]
@@ -43,10 +44,10 @@ def save_float16_weights(encoder, path):
     for variable in encoder.weights:
         value = np.asarray(variable.numpy(), dtype=np.float32)
         if np.abs(value).max(initial=0.0) > _FLOAT16_MAX or not np.all(np.isfinite(value)):
-            raise ValueError(f"variable {variable.path} has values float16 cannot hold; "
-                             "keep these weights in float32")
+            raise DataError(f"variable {variable.path} has values float16 cannot hold; "
+                            "keep these weights in float32")
         if variable.path in arrays:
-            raise ValueError(f"two variables share the path {variable.path}; name the layers")
+            raise ConfigError(f"two variables share the path {variable.path}; name the layers")
         arrays[variable.path] = value.astype(np.float16)
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as handle:

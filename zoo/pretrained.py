@@ -53,7 +53,7 @@ import dataclasses
 import re
 from typing import Optional
 
-from kerascon.errors import ConfigError, KerasconError, Step, closest_names, did_you_mean
+from kerascon.errors import ConfigError, ConfigTypeError, KerasconError, Step, closest_names, did_you_mean
 from kerascon.registry import Registry
 
 __all__ = [
@@ -208,12 +208,12 @@ class PretrainedSpec:
             object.__setattr__(self, field, value)
 
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"pretrained name must look like 'ARCH.TAG' (letters, digits, '_', '-'), "
                 f"got {self.name!r}"
             )
         if self.format not in FORMATS:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}: unknown format {self.format!r}; expected one of {sorted(FORMATS)}"
             )
         keras_app = self.format == KERAS_APPLICATION
@@ -224,38 +224,38 @@ class PretrainedSpec:
         if not (hashed_elsewhere and self.sha256 is None):
             sha = str(self.sha256 or "").lower()
             if not _SHA256.match(sha):
-                raise ValueError(
+                raise ConfigError(
                     f"{self.name}: sha256 must be 64 hex digits computed from the real file "
                     f"(kerascon.zoo.sha256_file), got {self.sha256!r}"
                 )
             fix("sha256", sha)
         if not (hashed_elsewhere and self.size is None) and (
                 not isinstance(self.size, int) or self.size <= 0):
-            raise ValueError(f"{self.name}: size must be a positive number of bytes, got {self.size!r}")
+            raise ConfigError(f"{self.name}: size must be a positive number of bytes, got {self.size!r}")
         if not self.source:
-            raise ValueError(f"{self.name}: source must be a URL or a local path")
+            raise ConfigError(f"{self.name}: source must be a URL or a local path")
         fix("source", str(self.source))
         fix("input_size", tuple(int(v) for v in self.input_size))
         fix("mean", tuple(float(v) for v in self.mean))
         fix("std", tuple(float(v) for v in self.std))
         if len(self.input_size) != 2:
-            raise ValueError(f"{self.name}: input_size must be (H, W), got {self.input_size}")
+            raise ConfigError(f"{self.name}: input_size must be (H, W), got {self.input_size}")
         if len(self.mean) != len(self.std) or any(s <= 0 for s in self.std):
-            raise ValueError(f"{self.name}: mean and std need one entry per channel, std > 0")
+            raise ConfigError(f"{self.name}: mean and std need one entry per channel, std > 0")
         metrics = tuple(self.metrics)
         if not all(isinstance(m, ReportedMetric) for m in metrics):
-            raise TypeError(f"{self.name}: metrics must be ReportedMetric instances")
+            raise ConfigTypeError(f"{self.name}: metrics must be ReportedMetric instances")
         fix("metrics", metrics)
 
     def _check_keras_file(self):
         name = self.keras_file
         if not name or "/" in name or "\\" in name:
-            raise ValueError(f"{self.name}: keras-application entries need keras_file, the "
-                             f"bare file name Keras caches the weights under, got {name!r}")
+            raise ConfigError(f"{self.name}: keras-application entries need keras_file, the "
+                              f"bare file name Keras caches the weights under, got {name!r}")
         digest = str(self.keras_file_hash or "").lower()
         if not _KERAS_HASH.match(digest):
-            raise ValueError(f"{self.name}: keras_file_hash must be Keras' md5 (32 hex digits) "
-                             f"or sha256 (64) of {name}, got {self.keras_file_hash!r}")
+            raise ConfigError(f"{self.name}: keras_file_hash must be Keras' md5 (32 hex digits) "
+                              f"or sha256 (64) of {name}, got {self.keras_file_hash!r}")
         object.__setattr__(self, "keras_file_hash", digest)
 
     @property
@@ -324,7 +324,7 @@ def register_pretrained(spec):
         >>> register_pretrained(dataclasses.replace(shipped, name="resnet18.mine"))
     """
     if not isinstance(spec, PretrainedSpec):
-        raise TypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
+        raise ConfigTypeError(f"register_pretrained takes a PretrainedSpec, got {type(spec).__name__}")
     if spec.name in _PRETRAINED:
         raise _already_registered(spec.name, _PRETRAINED[spec.name])
     if spec.format.startswith("torch-") or spec.format in (KERAS_APPLICATION, KERAS_HUB_PRESET,

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerascon.errors import DependencyError, KerasconError, PathNotFoundError
+
 __all__ = ["CheckpointError", "LAYOUTS", "read_state_dict"]
 
 #: layout -> (key prefix of the encoder, name of the projection shortcut, default stem,
@@ -44,7 +46,7 @@ _IGNORED_SUFFIXES = (".num_batches_tracked",)
 _BOILERPLATE = ("Weights only load failed", "Check the documentation")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(KerasconError, ValueError):
     """A checkpoint cannot be read or does not fit the requested network."""
 
 
@@ -52,7 +54,7 @@ def _import_torch():
     try:
         import torch
     except ImportError as err:
-        raise ImportError(
+        raise DependencyError(
             "reading PyTorch checkpoints needs torch; install it with "
             "pip install 'kerascon[torch]'"
         ) from err
@@ -79,7 +81,7 @@ def _load_file(path):
 
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}")
+        raise PathNotFoundError(f"no checkpoint file at {path}")
     serialization = torch.serialization
     if hasattr(serialization, "safe_globals"):  # torch >= 2.5
         allow = serialization.safe_globals([argparse.Namespace])
@@ -139,9 +141,9 @@ def read_state_dict(source):
             ``torch.nn.Module``.
 
     Raises:
-        FileNotFoundError: no file at ``source``.
+        PathNotFoundError: no file at ``source``.
         CheckpointError: unreadable / unsafe file, or no state dict inside.
-        ImportError: a file was given but torch is not installed.
+        DependencyError: a file was given but torch is not installed.
 
     Example:
         >>> import numpy as np
@@ -159,6 +161,7 @@ def read_state_dict(source):
         if key.endswith(_IGNORED_SUFFIXES):
             continue
         if key in out:
-            raise CheckpointError(f"key {key!r} appears twice once 'module.' prefixes are removed")
+            raise CheckpointError(f"key {key!r} appears twice once 'module.' prefixes are removed; "
+                                  "pass the state dict of one model")
         out[key] = _to_numpy(value)
     return out

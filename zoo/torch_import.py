@@ -41,6 +41,7 @@ import re
 import keras
 import numpy as np
 
+from kerascon.errors import ConfigError
 from kerascon.resnet_table import BASE_WIDTHS, CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS, RESNET_CONFIGS
 from kerascon.zoo.torch_checkpoint import LAYOUTS, CheckpointError, read_state_dict
 
@@ -270,7 +271,7 @@ def from_torch(
         >>> tv = from_torch(torchvision_sd, layout="torchvision", classifier=True)
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+        raise ConfigError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
     from kerascon.encoders.registry import build_encoder, get_architecture
     from kerascon.layers import ImagePreprocessing
     from kerascon.model import SupConModel
@@ -284,7 +285,7 @@ def from_torch(
         arch = guessed
     family = get_architecture(arch).family
     if family not in ("resnet", "cifar_resnet"):
-        raise ValueError(f"from_torch converts ResNets only, not {arch!r}")
+        raise ConfigError(f"from_torch converts ResNets only, not {arch!r}")
     out_channels, in_channels, kernel = state[stem_key].shape[:3]
     if stem is None:
         stem = {3: "cifar", 7: "imagenet"}.get(int(kernel), LAYOUTS[layout][2])

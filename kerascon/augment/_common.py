@@ -6,6 +6,7 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from kerascon.errors import ConfigError
 from kerascon.image_ops import to_three_channels
 
 # Every augmentation here uses explicit TF control flow (tf.cond / tf.switch_case), so AutoGraph
@@ -15,7 +16,7 @@ _no_autograph = tf.autograph.experimental.do_not_convert
 
 def _size_hw(image_size) -> tuple[int, int]:
     if isinstance(image_size, bool):
-        raise ValueError(
+        raise ConfigError(
             f"image_size must be a positive int or (height, width), got {image_size!r}"
         )
     if isinstance(image_size, int):
@@ -25,11 +26,11 @@ def _size_hw(image_size) -> tuple[int, int]:
     ):
         hw = (int(image_size[0]), int(image_size[1]))
     else:
-        raise ValueError(
+        raise ConfigError(
             f"image_size must be a positive int or (height, width), got {image_size!r}"
         )
     if hw[0] < 1 or hw[1] < 1:
-        raise ValueError(f"image_size must be positive, got {image_size!r}")
+        raise ConfigError(f"image_size must be positive, got {image_size!r}")
     return hw
 
 
@@ -44,7 +45,7 @@ def _as_rgb_float(image) -> tf.Tensor:
 def _as_seed(seed) -> tf.Tensor:
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer:
-        raise ValueError(
+        raise ConfigError(
             f"seed must be an integer tensor of shape [2], got dtype {seed.dtype.name}"
         )
     seed = tf.cast(seed, tf.int64)

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from kerascon.augment._common import _as_seed, _blend, _clip, _gray, _no_autograph, _split
 from kerascon.augment.simclr import DEFAULT_COLOR_JITTER, _blur_rows
+from kerascon.errors import DataError
 
 __all__ = [
     "BatchStages",
@@ -193,7 +194,8 @@ def gaussian_blur_batch(images, sigmas, *, kernel_size: int, mask=None) -> tf.Te
     images = tf.convert_to_tensor(images, tf.float32)
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None:
-        raise ValueError("gaussian_blur_batch needs images with a static height and width")
+        raise DataError("gaussian_blur_batch needs images with a static height and width; resize the "
+                        "images to one fixed size first")
     radius = min(int(kernel_size) // 2, int(height) - 1, int(width) - 1)
     if radius <= 0:
         return images

@@ -75,6 +75,7 @@ from kerascon.augment.simclr import (
     to_grayscale,
 )
 from kerascon.choices import AUGMENT_POLICIES
+from kerascon.errors import ConfigError
 
 __all__ = ["POLICY_BUILDERS", "AugmentFn", "make_augmentation"]
 
@@ -113,20 +114,20 @@ def _options(image_size, crop_scale, crop_ratio, color_jitter_strength, color_ji
     hw = _size_hw(image_size)
     scale = tuple(crop_scale) if crop_scale is not None else DEFAULT_CROP_SCALE
     if len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0:
-        raise ValueError(
+        raise ConfigError(
             f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}"
         )
     ratio = tuple(crop_ratio)
     if len(ratio) != 2 or not 0.0 < ratio[0] <= ratio[1]:
-        raise ValueError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
+        raise ConfigError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
     if not 0 <= randaugment_magnitude <= 30 or randaugment_ops < 0:
-        raise ValueError(
+        raise ConfigError(
             f"randaugment_magnitude must be in [0, 30] and randaugment_ops >= 0, "
             f"got {randaugment_magnitude} and {randaugment_ops}"
         )
     jitter = tuple(color_jitter_strength)
     if len(jitter) != 4:
-        raise ValueError("color_jitter_strength must be (brightness, contrast, saturation, hue), "
+        raise ConfigError("color_jitter_strength must be (brightness, contrast, saturation, hue), "
                          f"got {color_jitter_strength!r}")
     return _Options(hw=hw, scale=scale, ratio=ratio, jitter=jitter,
                     color_jitter_prob=color_jitter_prob, grayscale_prob=grayscale_prob,
@@ -297,7 +298,7 @@ def make_augmentation(
         ds = ds.map(lambda image, seed: augment(image, seed))
     """
     if not isinstance(policy, str) or policy.lower() not in AUGMENT_POLICIES:
-        raise ValueError(
+        raise ConfigError(
             f"unknown augmentation policy {policy!r}; valid policies: {', '.join(AUGMENT_POLICIES)}"
         )
     options = _options(image_size, crop_scale, crop_ratio, color_jitter_strength,

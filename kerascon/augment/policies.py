@@ -13,6 +13,7 @@ from kerascon.augment.ops import (
     _apply_op,
     _magnitude,
 )
+from kerascon.errors import ConfigError, DataError
 
 # AutoAugment "ImageNet" policy (Cubuk et al. 2019, table 9;
 # torchvision AutoAugmentPolicy.IMAGENET):
@@ -68,11 +69,12 @@ def rand_augment(
     """
     image = _as_rgb_float(image)
     if not 0 <= magnitude < num_magnitude_bins:
-        raise ValueError(f"magnitude must be in [0, {num_magnitude_bins}), got {magnitude}")
+        raise ConfigError(f"magnitude must be in [0, {num_magnitude_bins}), got {magnitude}")
     static_hw = image.shape[:2]
     hw = (int(static_hw[0] or 0), int(static_hw[1] or 0))
     if hw[0] == 0 or hw[1] == 0:
-        raise ValueError("rand_augment needs an image with a static height and width")
+        raise DataError("rand_augment needs an image with a static height and width; resize the images "
+                        "to one fixed size first")
     ops = _OPS[:_RANDAUGMENT_NUM_OPS]
     mags = tf.constant([_magnitude(op, magnitude, num_magnitude_bins, hw) for op in ops],
                        tf.float32)
@@ -101,7 +103,8 @@ def auto_augment(image, seed) -> tf.Tensor:
     static_hw = image.shape[:2]
     hw = (int(static_hw[0] or 0), int(static_hw[1] or 0))
     if hw[0] == 0 or hw[1] == 0:
-        raise ValueError("auto_augment needs an image with a static height and width")
+        raise DataError("auto_augment needs an image with a static height and width; resize the images "
+                        "to one fixed size first")
     table = AUTOAUGMENT_IMAGENET_POLICY
     op_ids = tf.constant([[_OP_INDEX[op] for op, _, _ in sub] for sub in table], tf.int32)
     probs = tf.constant([[p for _, p, _ in sub] for sub in table], tf.float32)

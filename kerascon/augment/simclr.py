@@ -18,6 +18,7 @@ from kerascon.augment._common import (
     _size_hw,
     _split,
 )
+from kerascon.errors import ConfigError
 from kerascon.image_ops import to_three_channels
 
 DEFAULT_CROP_SCALE = (0.08, 1.0)
@@ -48,7 +49,7 @@ def make_eval_transform(
     """
     hw = _size_hw(image_size)
     if not 0.0 < crop_fraction <= 1.0:
-        raise ValueError(f"crop_fraction must be in (0, 1], got {crop_fraction}")
+        raise ConfigError(f"crop_fraction must be in (0, 1], got {crop_fraction}")
 
     @_no_autograph
     def transform(image) -> tf.Tensor:

@@ -16,6 +16,7 @@ portable lives here:
 import keras
 
 from kerascon.backend.replicas import ReplicaContext, num_replicas_in_sync, replica_context
+from kerascon.errors import DependencyError
 
 _BACKEND = keras.backend.backend()
 if _BACKEND == "tensorflow":
@@ -23,7 +24,7 @@ if _BACKEND == "tensorflow":
 elif _BACKEND == "jax":
     from kerascon.backend.jax_steps import StageStepMixin, check_labels_in_range
 else:
-    raise ImportError(
+    raise DependencyError(
         f"kerascon supports the tensorflow and jax Keras backends, not {_BACKEND!r}; "
         "set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax"
     )

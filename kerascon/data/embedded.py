@@ -20,6 +20,7 @@ from __future__ import annotations
 from importlib import resources
 
 from kerascon.data.sources import DataSource, from_npz
+from kerascon.errors import ConfigError
 
 __all__ = ["EMBEDDED_DATASETS", "load_embedded"]
 
@@ -42,11 +43,11 @@ def load_embedded(name: str = "digits", split: str = "train") -> DataSource:
     """
     key = str(name).lower()
     if key not in EMBEDDED_DATASETS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown embedded dataset {name!r}; available: {', '.join(sorted(EMBEDDED_DATASETS))}"
         )
     if split not in _SPLITS:
-        raise ValueError(f"unknown split {split!r} for embedded dataset {key!r}; valid splits: {', '.join(_SPLITS)}")
+        raise ConfigError(f"unknown split {split!r} for embedded dataset {key!r}; valid splits: {', '.join(_SPLITS)}")
     resource = resources.files("kerascon.data").joinpath(EMBEDDED_DATASETS[key])
     with resources.as_file(resource) as path:
         return from_npz(path, split=None if split == "all" else split, name=key)

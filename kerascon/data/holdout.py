@@ -30,6 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
+from kerascon.errors import ConfigError
+
 __all__ = ["DEFAULT_VAL_FRACTION", "HOLDOUT_SPLITS", "HoldOut", "TRAIN_SPLIT"]
 
 #: The default share of every class held out for evaluation.
@@ -58,7 +60,7 @@ class HoldOut:
 
     def __post_init__(self):
         if not 0.0 < float(self.fraction) < 1.0:
-            raise ValueError(f"the held-out fraction must lie between 0 and 1, got {self.fraction!r}")
+            raise ConfigError(f"the held-out fraction must lie between 0 and 1, got {self.fraction!r}")
 
     @property
     def percent(self) -> str:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from kerascon.errors import DataError
+
 __all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "ImageHeader", "ImageHeaderError", "read_header"]
 
 #: Images whose header claims more pixels than this are refused before decoding
@@ -36,7 +38,7 @@ _STANDALONE_MARKERS = frozenset([0x01, *range(0xD0, 0xD9)])
 _EXIF_ORIENTATION_TAG = 0x0112
 
 
-class ImageHeaderError(ValueError):
+class ImageHeaderError(DataError):
     """A file whose header is not that of a supported image; the message is the reason."""
 
 

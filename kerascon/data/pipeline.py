@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from kerascon.augment import make_augmentation, make_eval_transform
 from kerascon.data.sources import DataSource
+from kerascon.errors import ConfigError, ConfigTypeError, DataError
 
 __all__ = ["batches_per_epoch", "multiview_dataset", "single_view_dataset"]
 
@@ -44,17 +45,17 @@ Augment = Union[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor], None]
 
 def _check_positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
+        raise ConfigError(f"{what} must be an integer >= 1, got {value!r}")
     return value
 
 
 def _check_source(source: DataSource, batch_size: int, drop_remainder: bool, repeat: bool) -> None:
     if not isinstance(source, DataSource):
-        raise TypeError(f"source must be a kerascon.data.DataSource, got {type(source).__name__}")
+        raise ConfigTypeError(f"source must be a kerascon.data.DataSource, got {type(source).__name__}")
     if source.num_examples == 0:
-        raise ValueError(f"dataset is empty: source {source.name!r} has no examples")
+        raise DataError(f"dataset is empty: source {source.name!r} has no examples")
     if drop_remainder and not repeat and 0 < source.num_examples < batch_size:
-        raise ValueError(
+        raise ConfigError(
             f"batch_size {batch_size} exceeds the {source.num_examples} examples of {source.name!r} with "
             "drop_remainder=True, so no batch would be produced; lower batch_size or pass drop_remainder=False"
         )
@@ -64,7 +65,7 @@ def _resolve_seed(seed: int | None) -> int:
     if seed is None:
         return int.from_bytes(os.urandom(4), "little")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int or None, got {seed!r}")
+        raise ConfigError(f"seed must be an int or None, got {seed!r}")
     return seed
 
 
@@ -126,10 +127,10 @@ def _augment_fn(augment: Augment, image_size, crop_scale):
 
 def _batch_stages(augment_fn, vectorize: bool | None):
     if vectorize is not None and not isinstance(vectorize, bool):
-        raise ValueError(f"vectorize must be True, False or None, got {vectorize!r}")
+        raise ConfigError(f"vectorize must be True, False or None, got {vectorize!r}")
     stages = getattr(augment_fn, "batch_stages", None)
     if vectorize and stages is None:
-        raise ValueError(
+        raise ConfigError(
             f"vectorize=True needs an augmentation with a batch stage (the simclr or flip_crop "
             f"policy), got {getattr(augment_fn, '__name__', augment_fn)!r}; pass vectorize=None"
         )

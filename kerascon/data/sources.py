@@ -39,7 +39,7 @@ from kerascon.data.image_files import (
     header_keys,
     screen_files,
 )
-from kerascon.errors import Setting
+from kerascon.errors import ConfigError, DataError, DataNotFoundError, DataUnavailableError, Setting
 from kerascon.image_ops import to_three_channels
 
 __all__ = [
@@ -104,7 +104,7 @@ class DataSource:
 
     def __post_init__(self):
         if len(self.class_names) != self.num_classes:
-            raise ValueError(
+            raise DataError(
                 f"class_names has {len(self.class_names)} entries but num_classes is {self.num_classes}"
             )
 
@@ -185,8 +185,8 @@ def from_tfds(
         download: allow ``download_and_prepare()`` when the data is not prepared.
 
     Raises:
-        ValueError: unknown dataset name or feature keys.
-        RuntimeError: the data is missing and cannot be downloaded/prepared (one
+        ConfigError: unknown dataset name or feature keys.
+        DataUnavailableError: the data is missing and cannot be downloaded/prepared (one
             line saying where to put a prepared copy).
 
     Example::
@@ -200,7 +200,7 @@ def from_tfds(
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as exc:
         where = data_dir or "the default TFDS data_dir"
-        raise ValueError(
+        raise ConfigError(
             f"unknown TFDS dataset {name!r}: not a registered TFDS name and no prepared copy in {where} "
             f"({_first_line(exc).splitlines()[0][:200]})"
         ) from None
@@ -213,25 +213,26 @@ def from_tfds(
             f"'{os.path.join(root, 'downloads', 'manual')}'"
         )
         if not download:
-            raise RuntimeError(f"TFDS dataset {name!r} is not prepared in '{root}' and download=False: {hint}")
+            raise DataUnavailableError(f"TFDS dataset {name!r} is not prepared in '{root}' and download=False: {hint}")
         try:
             builder.download_and_prepare()
         except Exception as exc:  # noqa: BLE001 - any download/prepare failure gets the same advice
-            raise RuntimeError(
+            raise DataUnavailableError(
                 f"cannot download/prepare TFDS dataset {name!r} ({_first_line(exc)[:200]}); {hint}"
             ) from exc
 
     features = builder.info.features
     for key, what in ((image_key, "image_key"), (label_key, "label_key")):
         if key not in features:
-            raise ValueError(
+            raise ConfigError(
                 f"TFDS dataset {name!r} has no feature {key!r} ({what}); available features: "
                 f"{', '.join(sorted(features.keys()))}"
             )
     label_feature = features[label_key]
     num_classes = getattr(label_feature, "num_classes", None)
     if not num_classes:
-        raise ValueError(f"feature {label_key!r} of TFDS dataset {name!r} is not a ClassLabel")
+        raise DataError(f"feature {label_key!r} of TFDS dataset {name!r} is not a ClassLabel; pass as "
+                        "label_key a ClassLabel feature of the dataset")
     class_names = tuple(str(n) for n in getattr(label_feature, "names", None) or range(num_classes))
 
     image_shape = None
@@ -286,7 +287,7 @@ def _list_image_folder(root: str) -> tuple[list[str], list[str], list[int]]:
         entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")
     )
     if not class_names:
-        raise ValueError(f"no class folders in '{root}': {expected}")
+        raise DataError(f"no class folders in '{root}': {expected}")
     paths: list[str] = []
     labels: list[int] = []
     for label, class_name in enumerate(class_names):
@@ -297,7 +298,7 @@ def _list_image_folder(root: str) -> tuple[list[str], list[str], list[int]]:
                     paths.append(os.path.join(dirpath, filename))
                     labels.append(label)
     if not paths:
-        raise ValueError(f"no images found in '{root}' (class folders: {', '.join(class_names[:10])}): {expected}")
+        raise DataError(f"no images found in '{root}' (class folders: {', '.join(class_names[:10])}): {expected}")
     return class_names, paths, labels
 
 
@@ -313,8 +314,8 @@ def _list_split_folders(root: str, parts) -> tuple[list[str], list[str], list[in
             class_names, first = names, part
         elif names != class_names:
             differing = sorted(set(names) ^ set(class_names))
-            raise ValueError(f"the class folders of '{os.path.join(root, first)}' and "
-                             f"'{os.path.join(root, part)}' differ ({', '.join(differing[:4])})")
+            raise DataError(f"the class folders of '{os.path.join(root, first)}' and "
+                            f"'{os.path.join(root, part)}' differ ({', '.join(differing[:4])})")
         paths += part_paths
         labels += part_labels
     return class_names, paths, labels
@@ -363,8 +364,8 @@ def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
     parts must hold the same class folders.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: no class folders, no images, or an unusable image.
+        DataNotFoundError: ``path`` does not exist.
+        DataError: no class folders, no images, or an unusable image.
 
     Example::
 
@@ -372,12 +373,12 @@ def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
         src.class_names, src.num_examples, src.skipped
     """
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     root = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if not os.path.exists(root):
-        raise FileNotFoundError(f"image folder not found: '{root}'")
+        raise DataNotFoundError(f"image folder not found: '{root}'")
     if not os.path.isdir(root):
-        raise ValueError(f"not a directory: '{root}' (expected a folder with one subfolder per class)")
+        raise DataError(f"not a directory: '{root}' (expected a folder with one subfolder per class)")
     class_names, paths, labels = (_list_split_folders(root, parts) if parts
                                   else _list_image_folder(root))
     if select is not None:
@@ -386,7 +387,7 @@ def from_image_folder(path, *, on_error: str = "raise", validate: bool = True,
         paths = [paths[i] for i in chosen]
         labels = [labels[i] for i in chosen]
         if not paths:
-            raise ValueError(f"no images of '{root}' were selected")
+            raise DataError(f"no images of '{root}' were selected")
 
     problems_by_index, headers = screen_files(paths, max_pixels)
     orientations, sixteen = header_keys(headers, range(len(paths)))
@@ -446,7 +447,7 @@ def _images_to_uint8(images) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., np.newaxis]
     if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"images must have shape [N, H, W] or [N, H, W, 1|3|4], got {list(images.shape)}")
+        raise DataError(f"images must have shape [N, H, W] or [N, H, W, 1|3|4], got {list(images.shape)}")
     if images.shape[-1] == 4:
         images = images[..., :3]
     if images.dtype == np.uint8:
@@ -454,15 +455,15 @@ def _images_to_uint8(images) -> np.ndarray:
     if images.dtype == np.bool_ or not (
         np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)
     ):
-        raise ValueError(f"images must be uint8, integer or float arrays with values in [0, 255], got {images.dtype}")
+        raise DataError(f"images must be uint8, integer or float arrays with values in [0, 255], got {images.dtype}")
     if images.size:
         lo, hi = float(np.min(images)), float(np.max(images))
         if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
-            raise ValueError("images contain NaN or infinite values")
+            raise DataError("images contain NaN or infinite values; replace or drop those images")
         if lo < 0 or hi > 255:
-            raise ValueError(f"image values must lie in [0, 255], got range [{lo:g}, {hi:g}]")
+            raise DataError(f"image values must lie in [0, 255], got range [{lo:g}, {hi:g}]")
         if np.issubdtype(images.dtype, np.floating) and 0 < hi <= 1.0:
-            raise ValueError(
+            raise DataError(
                 f"float images look scaled to [0, 1] (max {hi:g}); pass values in [0, 255] (multiply by 255) "
                 "- the model normalises inputs itself"
             )
@@ -474,15 +475,16 @@ def _labels_to_int(labels, n: int) -> np.ndarray:
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array of class indices, got shape {list(labels.shape)}")
+        raise DataError(f"labels must be a 1-D array of class indices, got shape {list(labels.shape)}")
     if len(labels) != n:
-        raise ValueError(f"images and labels differ in length: {n} images vs {len(labels)} labels")
+        raise DataError(f"images and labels differ in length: {n} images vs {len(labels)} labels; "
+                        "pass one label per image")
     if np.issubdtype(labels.dtype, np.floating):
         if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
             bad = labels[np.flatnonzero(np.mod(labels, 1) != 0)[0]]
-            raise ValueError(f"labels must be integer class indices, got {bad!r}")
+            raise DataError(f"labels must be integer class indices, got {bad!r}")
     elif not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+        raise DataError(f"labels must be integer class indices, got dtype {labels.dtype}")
     return labels.astype(np.int64)
 
 
@@ -515,7 +517,7 @@ def from_arrays(
     images = _images_to_uint8(images)
     n = int(images.shape[0])
     if n == 0:
-        raise ValueError(f"empty dataset: {name!r} has no images")
+        raise DataError(f"empty dataset: {name!r} has no images")
     labels = _labels_to_int(labels, n)
     named_classes = class_names is not None
     if class_names is not None:
@@ -524,15 +526,15 @@ def from_arrays(
         num_classes = len(class_names) if class_names is not None else int(labels.max()) + 1
     num_classes = int(num_classes)
     if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
     if class_names is None:
         class_names = tuple(str(i) for i in range(num_classes))
     elif len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class_names given but num_classes is {num_classes}")
+        raise ConfigError(f"{len(class_names)} class_names given but num_classes is {num_classes}")
     out_of_range = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if out_of_range.size:
         i = int(out_of_range[0])
-        raise ValueError(
+        raise DataError(
             f"label {int(labels[i])} (index {i}) is out of range [0, {num_classes}); "
             f"{out_of_range.size} label(s) out of range"
         )
@@ -574,8 +576,8 @@ def _split_pairs(arrays: dict, split, file_path: str):
     if split is None:
         return (np.concatenate([arrays[x] for x, _ in pairs.values()]), every, every)
     if split not in pairs:
-        raise ValueError(f"'{file_path}' has no split {split!r} (no 'x_{split}' and 'y_{split}' "
-                         f"arrays); available splits: {', '.join(pairs)}")
+        raise DataError(f"'{file_path}' has no split {split!r} (no 'x_{split}' and 'y_{split}' "
+                        f"arrays); available splits: {', '.join(pairs)}")
     images_key, labels_key = pairs[split]
     return arrays[images_key], np.asarray(arrays[labels_key]).reshape(-1), every
 
@@ -602,18 +604,18 @@ def from_npz(path, *, split: str | None = None, name: str | None = None,
     """
     file_path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if not os.path.exists(file_path):
-        raise FileNotFoundError(f".npz file not found: '{file_path}'")
+        raise DataNotFoundError(f".npz file not found: '{file_path}'")
     try:
         with np.load(file_path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"cannot read .npz file '{file_path}' ({_first_line(exc)[:200]})") from None
+        raise DataError(f"cannot read .npz file '{file_path}' ({_first_line(exc)[:200]})") from None
 
     def pick(*keys):
         for key in keys:
             if key in arrays:
                 return arrays[key]
-        raise ValueError(
+        raise DataError(
             f"'{file_path}' has no {' or '.join(repr(k) for k in keys)} array; keys found: "
             f"{', '.join(sorted(arrays)) or 'none'}; a .npz holds {NPZ_LAYOUTS}"
         )
@@ -632,21 +634,24 @@ def from_npz(path, *, split: str | None = None, name: str | None = None,
         key = f"{split}_idx"
         if key not in arrays:
             available = sorted(k[: -len("_idx")] for k in arrays if k.endswith("_idx"))
-            raise ValueError(
+            raise DataError(
                 f"'{file_path}' has no split {split!r} (no {key!r} array); "
                 + (f"available splits: {', '.join(available)}" if available else "use split=None for all examples")
             )
         index = np.asarray(arrays[key]).astype(np.int64)
         if len(images) != len(labels):
-            raise ValueError(f"images and labels differ in length: {len(images)} images vs {len(labels)} labels")
+            raise DataError(f"images and labels differ in length: {len(images)} images vs {len(labels)} labels; "
+                            "pass one label per image")
         if index.size and (index.min() < 0 or index.max() >= len(labels)):
-            raise ValueError(f"'{key}' in '{file_path}' holds indices outside [0, {len(labels)})")
+            raise DataError(f"'{key}' in '{file_path}' holds indices outside [0, {len(labels)}); "
+                            "store indices into the labels array")
         images, labels = images[index], labels[index]
         stem = f"{stem}:{split}"
     if select is not None:
         label_array = np.asarray(labels)
         if len(images) != len(label_array):
-            raise ValueError(f"images and labels differ in length: {len(images)} images vs {len(label_array)} labels")
+            raise DataError(f"images and labels differ in length: {len(images)} images vs {len(label_array)} labels; "
+                            "pass one label per image")
         index = np.asarray(list(select([str(i) for i in range(len(label_array))], label_array.reshape(-1).tolist())),
                            dtype=np.int64)
         images, labels = images[index], label_array[index]

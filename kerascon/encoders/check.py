@@ -6,6 +6,8 @@ import re
 
 import keras
 
+from kerascon.errors import ConfigError
+
 __all__ = ["check_encoder"]
 
 
@@ -58,7 +60,7 @@ def check_encoder(encoder, input_shape=(32, 32, 3)):
         8
     """
     if not isinstance(encoder, keras.layers.Layer):
-        raise ValueError(
+        raise ConfigError(
             f"encoder must be a keras.Model or keras.layers.Layer, got "
             f"{type(encoder).__name__}; wrap it in a keras.layers.Layer subclass"
         )
@@ -68,7 +70,7 @@ def check_encoder(encoder, input_shape=(32, 32, 3)):
         len(expected) != len(input_shape)
         or any(e is not None and e != g for e, g in zip(expected, input_shape))
     ):
-        raise ValueError(
+        raise ConfigError(
             f"encoder {encoder.name!r} expects images of shape {expected}, got "
             f"input_shape={input_shape}; pass a matching input_shape or rebuild "
             f"the encoder for these images"
@@ -76,14 +78,14 @@ def check_encoder(encoder, input_shape=(32, 32, 3)):
     try:
         out = encoder(keras.Input(shape=input_shape))
     except Exception as err:  # noqa: BLE001 - re-raised with context
-        raise ValueError(
+        raise ConfigError(
             f"encoder {encoder.name!r} cannot be called on an image batch of shape "
             f"{(None,) + input_shape}: {_first_line(err)}; check its input shape "
             f"and channel count"
         ) from err
 
     if isinstance(out, dict) or isinstance(out, (list, tuple)):
-        raise ValueError(
+        raise ConfigError(
             f"encoder must return a single [batch, features] tensor, got a "
             f"{type(out).__name__} of outputs; return only the feature tensor"
         )
@@ -95,17 +97,17 @@ def check_encoder(encoder, input_shape=(32, 32, 3)):
             fix = "add a pooling layer such as keras.layers.GlobalAveragePooling1D"
         else:
             fix = "make the encoder return a rank-2 [batch, features] tensor"
-        raise ValueError(
+        raise ConfigError(
             f"encoder output must be [batch, features], got shape {shape}; {fix}"
         )
     dim = shape[-1]
     if dim is None:
-        raise ValueError(
+        raise ConfigError(
             f"encoder feature dimension must be static, got shape {shape}; end "
             f"the encoder with a layer of fixed width (e.g. keras.layers.Dense)"
         )
     if not keras.backend.is_float_dtype(out.dtype):
-        raise ValueError(
+        raise ConfigError(
             f"encoder output must be floating point, got dtype {out.dtype}; "
             f"cast the features to float"
         )

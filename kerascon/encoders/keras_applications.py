@@ -48,6 +48,7 @@ import keras
 from keras import ops
 
 from kerascon.encoders.registry import register_architecture
+from kerascon.errors import ConfigError, KerasconError, PathNotFoundError
 from kerascon.keras_application_table import CODE_LICENSE, KERAS_BACKBONES, KerasBackbone
 from kerascon.layers import ImagePreprocessing
 
@@ -65,7 +66,7 @@ _TORCH_MEAN = (0.485, 0.456, 0.406)
 _TORCH_STD = (0.229, 0.224, 0.225)
 
 
-class WeightsMismatchError(ValueError):
+class WeightsMismatchError(KerasconError, ValueError):
     """A weights file does not fit the backbone; the message names the first layer that differs."""
 
 
@@ -87,7 +88,7 @@ class KerasImagenetPreprocessing(keras.layers.Layer):
     def __init__(self, mode, **kwargs):
         super().__init__(**kwargs)
         if mode not in _MODES:
-            raise ValueError(f"unknown preprocessing mode {mode!r}; expected one of {_MODES}")
+            raise ConfigError(f"unknown preprocessing mode {mode!r}; expected one of {_MODES}")
         self.mode = mode
 
     def call(self, inputs):
@@ -178,11 +179,11 @@ def load_backbone_weights(backbone, path, arch):
 
     Raises:
         WeightsMismatchError: one line naming the first layer that does not match.
-        FileNotFoundError: ``path`` does not exist.
+        PathNotFoundError: ``path`` does not exist.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file {path} does not exist; pass the path of "
+        raise PathNotFoundError(f"weights file {path} does not exist; pass the path of "
                                 f"the weights file for {arch}")
     legacy = path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5")
     if legacy:
@@ -202,13 +203,13 @@ def load_backbone_weights(backbone, path, arch):
 def _check_input_shape(spec, input_shape):
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3:
-        raise ValueError(f"{spec.arch} takes RGB images (H, W, 3), got input_shape="
-                         f"{input_shape}; convert the images to 3 channels")
+        raise ConfigError(f"{spec.arch} takes RGB images (H, W, 3), got input_shape="
+                          f"{input_shape}; convert the images to 3 channels")
     small = [d for d in input_shape[:2] if d is not None and d < spec.min_size]
     if small:
-        raise ValueError(f"{spec.arch} needs images of at least {spec.min_size}x{spec.min_size}"
-                         f" pixels, got input_shape={input_shape}; resize the images to at "
-                         f"least {spec.min_size} (Keras' default is {spec.input_size[0]})")
+        raise ConfigError(f"{spec.arch} needs images of at least {spec.min_size}x{spec.min_size}"
+                          f" pixels, got input_shape={input_shape}; resize the images to at "
+                          f"least {spec.min_size} (Keras' default is {spec.input_size[0]})")
     return input_shape
 
 
@@ -234,15 +235,15 @@ def build_keras_backbone(arch, *, input_shape=(None, None, 3), weights=None, ste
     """
     spec = KERAS_BACKBONES[arch]
     if stem not in (None, "imagenet"):
-        raise ValueError(f"{arch} has Keras' own ImageNet stem, got stem={stem!r}; pass "
-                         f"stem=None")
+        raise ConfigError(f"{arch} has Keras' own ImageNet stem, got stem={stem!r}; pass "
+                          f"stem=None")
     if width_multiplier != 1.0:
-        raise ValueError(f"{arch} has a fixed width, got width_multiplier={width_multiplier!r}; "
-                         f"pass width_multiplier=1.0")
+        raise ConfigError(f"{arch} has a fixed width, got width_multiplier={width_multiplier!r}; "
+                          f"pass width_multiplier=1.0")
     if isinstance(weights, str) and weights == "imagenet":
-        raise ValueError(f"weights='imagenet' is not fetched by the encoder builder; load "
-                         f"them with kerascon.zoo.load('{arch}.imagenet') (uses Keras' cache), "
-                         f"or pass the path of the weights file")
+        raise ConfigError(f"weights='imagenet' is not fetched by the encoder builder; load "
+                          f"them with kerascon.zoo.load('{arch}.imagenet') (uses Keras' cache), "
+                          f"or pass the path of the weights file")
     input_shape = _check_input_shape(spec, input_shape)
     application = getattr(keras.applications, spec.application)
     options = dict(include_top=False, weights=None, input_shape=input_shape, pooling="avg")
@@ -251,8 +252,8 @@ def build_keras_backbone(arch, *, input_shape=(None, None, 3), weights=None, ste
     try:
         backbone = application(**options)
     except ValueError as err:
-        raise ValueError(f"{arch} cannot be built for input_shape={input_shape}: "
-                         f"{_one_line(err)}") from err
+        raise ConfigError(f"{arch} cannot be built for input_shape={input_shape}: "
+                          f"{_one_line(err)}") from err
     if weights is not None:
         load_backbone_weights(backbone, weights, arch)
     inputs = keras.Input(shape=input_shape, name="input")

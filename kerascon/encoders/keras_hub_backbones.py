@@ -40,6 +40,7 @@ import keras
 
 from kerascon.encoders.keras_applications import WeightsMismatchError, _one_line
 from kerascon.encoders.registry import register_architecture
+from kerascon.errors import ConfigError, DependencyError, KerasconError
 from kerascon.hub_presets import HUB_CODE_LICENSE, HUB_PRESETS, HubPreset, hub_preset_folder
 
 __all__ = [
@@ -57,7 +58,7 @@ _MIN_SIZE = 32
 _USER_PRESETS: dict[str, HubPreset] = {}
 
 
-class HubPresetUnavailableError(OSError):
+class HubPresetUnavailableError(KerasconError, OSError):
     """The keras-hub preset is neither on this machine nor downloadable; one line says where
     to put it."""
 
@@ -66,7 +67,7 @@ def _keras_hub():
     try:
         import keras_hub
     except ImportError as error:
-        raise ImportError(_MISSING) from error
+        raise DependencyError(_MISSING) from error
     return keras_hub
 
 
@@ -192,11 +193,11 @@ def _preset_scaling(keras_hub, location, arch):
 def _check_input_shape(arch, input_shape):
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3:
-        raise ValueError(f"{arch} takes RGB images (H, W, 3), got input_shape={input_shape}; "
-                         f"convert the images to 3 channels")
+        raise ConfigError(f"{arch} takes RGB images (H, W, 3), got input_shape={input_shape}; "
+                          f"convert the images to 3 channels")
     if any(d is not None and d < _MIN_SIZE for d in input_shape[:2]):
-        raise ValueError(f"{arch} needs images of at least {_MIN_SIZE}x{_MIN_SIZE} pixels, got "
-                         f"input_shape={input_shape}; resize the images to at least {_MIN_SIZE}")
+        raise ConfigError(f"{arch} needs images of at least {_MIN_SIZE}x{_MIN_SIZE} pixels, got "
+                          f"input_shape={input_shape}; resize the images to at least {_MIN_SIZE}")
     return input_shape
 
 
@@ -221,7 +222,7 @@ def build_hub_backbone(arch, *, input_shape=(None, None, 3), weights=None, prese
         HubPresetUnavailableError: the preset is not here and cannot be downloaded.
         WeightsMismatchError: the preset's backbone gives another feature dimension
             than the registered one.
-        ImportError: keras-hub is not installed.
+        DependencyError: keras-hub is not installed.
 
     Example:
         >>> enc = build_hub_backbone("hub_densenet_121_imagenet", input_shape=(64, 64, 3))
@@ -230,13 +231,13 @@ def build_hub_backbone(arch, *, input_shape=(None, None, 3), weights=None, prese
     """
     spec = hub_backbone_spec(arch)
     if stem not in (None, "imagenet"):
-        raise ValueError(f"{arch} has its preset's own stem, got stem={stem!r}; pass stem=None")
+        raise ConfigError(f"{arch} has its preset's own stem, got stem={stem!r}; pass stem=None")
     if width_multiplier != 1.0:
-        raise ValueError(f"{arch} has its preset's width, got width_multiplier="
-                         f"{width_multiplier!r}; pass width_multiplier=1.0")
+        raise ConfigError(f"{arch} has its preset's width, got width_multiplier="
+                          f"{width_multiplier!r}; pass width_multiplier=1.0")
     if weights not in (None, "preset"):
-        raise ValueError(f"weights for {arch} are None (random) or 'preset' (the preset's), got "
-                         f"{weights!r}")
+        raise ConfigError(f"weights for {arch} are None (random) or 'preset' (the preset's), got "
+                          f"{weights!r}")
     input_shape = _check_input_shape(arch, input_shape)
     keras_hub = _keras_hub()
     location = locate_hub_preset(spec, preset=preset, need_weights=weights == "preset")
@@ -244,16 +245,16 @@ def build_hub_backbone(arch, *, input_shape=(None, None, 3), weights=None, prese
         backbone = keras_hub.models.Backbone.from_preset(
             location, load_weights=weights == "preset", image_shape=input_shape)
     except ValueError as err:
-        raise ValueError(f"{arch} cannot be built for input_shape={input_shape}: "
-                         f"{_one_line(err)}") from err
+        raise ConfigError(f"{arch} cannot be built for input_shape={input_shape}: "
+                          f"{_one_line(err)}") from err
     scale, offset = _preset_scaling(keras_hub, location, arch)
     inputs = keras.Input(shape=input_shape, name="input")
     x = keras.layers.Rescaling(scale, offset, name="hub_preprocessing")(inputs)
     features = backbone(x)
     if len(features.shape) != 4:
-        raise ValueError(f"{arch}: the preset's backbone gives {len(features.shape)}-d outputs, "
-                         f"not an image feature map [B, H, W, C]; register a convolutional "
-                         f"image backbone")
+        raise ConfigError(f"{arch}: the preset's backbone gives {len(features.shape)}-d outputs, "
+                          f"not an image feature map [B, H, W, C]; register a convolutional "
+                          f"image backbone")
     pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
     if spec.feature_dim is not None and pooled.shape[-1] != spec.feature_dim:
         raise WeightsMismatchError(

@@ -55,6 +55,7 @@ from keras import layers
 from kerascon.choices import STEMS
 from kerascon.encoders import blocks
 from kerascon.encoders.registry import register_architecture
+from kerascon.errors import ConfigError
 from kerascon.resnet_table import (
     BASE_WIDTHS,
     BOTTLENECK_EXPANSION,
@@ -102,9 +103,9 @@ def build_resnet(
     """
     block_type, stage_depths = resnet_config(depth)
     if stem not in STEMS:
-        raise ValueError(f"unknown stem {stem!r}; expected one of {STEMS}")
+        raise ConfigError(f"unknown stem {stem!r}; expected one of {STEMS}")
     if not width_multiplier > 0:
-        raise ValueError(f"width_multiplier must be > 0, got {width_multiplier!r}")
+        raise ConfigError(f"width_multiplier must be > 0, got {width_multiplier!r}")
 
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     stem_fn = blocks.cifar_stem if stem == "cifar" else blocks.imagenet_stem

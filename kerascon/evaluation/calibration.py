@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerascon.errors import ConfigError
 from kerascon.evaluation.metrics import _check_labels, _check_scores
 
 __all__ = ["expected_calibration_error", "reliability_diagram"]
@@ -34,7 +35,7 @@ def reliability_diagram(labels, probabilities, num_bins=15):
         >>> plt.bar(d["bin_edges"][:-1], d["bin_accuracy"], width=0.1, align="edge")
     """
     if int(num_bins) != num_bins or num_bins < 1:
-        raise ValueError(f"num_bins must be an integer >= 1, got {num_bins}")
+        raise ConfigError(f"num_bins must be an integer >= 1, got {num_bins}")
     num_bins = int(num_bins)
     probabilities = _check_scores(probabilities, "probabilities")
     labels = _check_labels(labels, probabilities.shape[1], probabilities.shape[0])

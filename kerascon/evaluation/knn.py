@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kerascon.errors import ConfigError, DataError
 from kerascon.evaluation.metrics import _check_labels, _check_matrix, _to_numpy
 
 __all__ = ["knn_accuracy", "knn_predict_scores", "KNNMonitor"]
@@ -37,24 +38,25 @@ def knn_predict_scores(train_embeddings, train_labels, test_embeddings, *, k=200
         >>> predictions = scores.argmax(axis=1)
     """
     if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k}")
+        raise ConfigError(f"k must be an integer >= 1, got {k}")
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        raise ConfigError(f"temperature must be > 0, got {temperature}")
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size}")
     train = _check_embeddings(train_embeddings, "train_embeddings")
     test = _check_embeddings(test_embeddings, "test_embeddings")
     if train.shape[1] != test.shape[1]:
-        raise ValueError(
-            f"embedding sizes differ: train has {train.shape[1]}, test has {test.shape[1]}"
+        raise DataError(
+            f"embedding sizes differ: train has {train.shape[1]}, test has {test.shape[1]}; "
+            "embed both sets with the same encoder"
         )
     raw_labels = _to_numpy(train_labels)
     if num_classes is None:
         if raw_labels.size == 0:
-            raise ValueError("train_labels is empty")
+            raise DataError("train_labels is empty; pass one label per training embedding")
         num_classes = int(np.max(raw_labels)) + 1
     if int(num_classes) != num_classes or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes}")
+        raise ConfigError(f"num_classes must be an integer >= 1, got {num_classes}")
     num_classes = int(num_classes)
     train_y = _check_labels(raw_labels, num_classes, train.shape[0], name="train_labels")
     k = min(int(k), train.shape[0])
@@ -111,7 +113,7 @@ def knn_accuracy(train_embeddings, train_labels, test_embeddings, test_labels, *
     if num_classes is None:
         train_y = _to_numpy(train_labels)
         if train_y.size == 0:
-            raise ValueError("train_labels is empty")
+            raise DataError("train_labels is empty; pass one label per training embedding")
         num_classes = int(np.max(train_y)) + 1
         if test_y.size:
             num_classes = max(num_classes, int(np.max(test_y)) + 1)
@@ -167,11 +169,11 @@ class KNNMonitor(keras.callbacks.Callback):
                  num_classes=None, batch_size=1024):
         super().__init__()
         if int(every) != every or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every}")
+            raise ConfigError(f"every must be an integer >= 1, got {every}")
         if int(k) != k or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k}")
+            raise ConfigError(f"k must be an integer >= 1, got {k}")
         if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise ConfigError(f"temperature must be > 0, got {temperature}")
         self.train_data = train_data
         self.test_data = test_data
         self.every = int(every)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from kerascon.errors import ConfigError, DataError
+
 __all__ = ["topk_accuracy"]
 
 
@@ -22,14 +24,16 @@ def _check_labels(labels, num_classes, n, name="labels"):
     """Returns ``labels`` as a 1-D int64 array of length ``n`` with values in range."""
     labels = _to_numpy(labels)
     if labels.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
+        raise DataError(f"{name} must be 1-D, got shape {labels.shape}")
     if labels.shape[0] != n:
-        raise ValueError(f"{name} has {labels.shape[0]} entries but there are {n} predictions")
+        raise DataError(f"{name} has {labels.shape[0]} entries but there are {n} predictions; pass one "
+                        "label per prediction")
     if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
-        raise ValueError(f"{name} must be integer class ids")
+        raise DataError(f"{name} must be integer class ids; pass class indices, not one-hot vectors or "
+                        "probabilities (np.argmax(y, axis=-1))")
     labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
+        raise DataError(
             f"{name} out of range: values must be in [0, {num_classes}), got "
             f"[{labels.min()}, {labels.max()}]"
         )
@@ -40,9 +44,9 @@ def _check_matrix(values, name, columns="num_classes", dtype=np.float64):
     """Returns ``values`` as a non-empty 2-D float array [N, columns]."""
     values = _to_numpy(values).astype(dtype)
     if values.ndim != 2:
-        raise ValueError(f"{name} must be 2-D [N, {columns}], got shape {values.shape}")
+        raise DataError(f"{name} must be 2-D [N, {columns}], got shape {values.shape}")
     if values.shape[0] == 0 or values.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {values.shape})")
+        raise DataError(f"{name} is empty (shape {values.shape})")
     return values
 
 
@@ -67,7 +71,7 @@ def topk_accuracy(labels, logits, k=1):
         1.0
     """
     if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k}")
+        raise ConfigError(f"k must be an integer >= 1, got {k}")
     logits = _check_scores(logits, "logits")
     labels = _check_labels(labels, logits.shape[1], logits.shape[0])
     k = min(int(k), logits.shape[1])

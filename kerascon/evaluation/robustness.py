@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 
+from kerascon.errors import ConfigError, ConfigTypeError, DataError
 from kerascon.evaluation.calibration import expected_calibration_error
 from kerascon.evaluation.corruptions._common import _check_images
 from kerascon.evaluation.corruptions.dispatch import CORRUPTIONS, corrupted_batches
@@ -52,30 +53,30 @@ def _fraction(value, what):
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number in [0, 1], got {value!r}") from None
+        raise DataError(f"{what} must be a number in [0, 1], got {value!r}") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{what} must be a fraction in [0, 1] (not a percentage), got {value}")
+        raise DataError(f"{what} must be a fraction in [0, 1] (not a percentage), got {value}")
     return value
 
 
 def _check_table(table, name):
     """Returns ``{corruption: {severity_str: float}}`` after checking the nesting and values."""
     if not isinstance(table, dict) or not table:
-        raise ValueError(f"{name} must be a non-empty dict {{corruption: {{severity: value}}}}")
+        raise DataError(f"{name} must be a non-empty dict {{corruption: {{severity: value}}}}")
     out = {}
     for corruption, row in table.items():
         if not isinstance(row, dict) or not row:
-            raise ValueError(f"{name}[{corruption!r}] must be a non-empty dict {{severity: value}}")
+            raise DataError(f"{name}[{corruption!r}] must be a non-empty dict {{severity: value}}")
         clean = {}
         for severity, value in row.items():
             key = str(severity).strip()
             if isinstance(severity, bool) or not key.isdigit():
-                raise ValueError(
+                raise DataError(
                     f"{name}[{corruption!r}] has severity {severity!r}; use integers like 1..5"
                 )
             key = str(int(key))
             if key in clean:
-                raise ValueError(f"{name}[{corruption!r}] lists severity {key} twice")
+                raise DataError(f"{name}[{corruption!r}] lists severity {key} twice; give each severity once")
             clean[key] = _fraction(value, f"{name}[{corruption!r}][{key}]")
         out[str(corruption)] = clean
     return out
@@ -88,13 +89,13 @@ def _check_matching(errors, reference_errors):
     if set(errors) != set(reference_errors):
         missing = sorted(set(reference_errors) - set(errors))
         extra = sorted(set(errors) - set(reference_errors))
-        raise ValueError(
+        raise DataError(
             f"errors and reference_errors cover different corruptions (missing from errors: "
             f"{missing}, not in reference_errors: {extra}); evaluate both on the same set"
         )
     for corruption, row in errors.items():
         if set(row) != set(reference_errors[corruption]):
-            raise ValueError(
+            raise DataError(
                 f"severities for {corruption!r} differ: errors has {sorted(row)}, "
                 f"reference_errors has {sorted(reference_errors[corruption])}"
             )
@@ -139,7 +140,7 @@ def mean_corruption_error(errors, reference_errors):
     for corruption, row in errors.items():
         denominator = sum(reference_errors[corruption].values())
         if denominator == 0:
-            raise ValueError(
+            raise DataError(
                 f"reference_errors for {corruption!r} are all 0, so its CE is undefined; "
                 "use a reference model that makes mistakes on it or drop the corruption"
             )
@@ -175,7 +176,7 @@ def relative_mean_corruption_error(errors, clean_error, reference_errors,
         ref_row = reference_errors[corruption]
         denominator = sum(e - reference_clean_error for e in ref_row.values())
         if abs(denominator) < 1e-12:
-            raise ValueError(
+            raise DataError(
                 f"the reference shows no degradation on {corruption!r} (its errors minus "
                 "its clean error sum to 0), so the relative CE is undefined; drop it"
             )
@@ -188,7 +189,8 @@ def _probabilities(outputs, n):
     """Model outputs [n, C] as probabilities: used as-is if rows already are, else softmax."""
     scores = _check_scores(outputs, "predict_fn output")
     if scores.shape[0] != n:
-        raise ValueError(f"predict_fn returned {scores.shape[0]} rows for a batch of {n}")
+        raise DataError(f"predict_fn returned {scores.shape[0]} rows for a batch of {n}; return one row "
+                        "of class scores per image")
     if scores.min() >= 0 and scores.max() <= 1 and np.allclose(scores.sum(1), 1, atol=1e-3):
         return scores
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
@@ -233,16 +235,16 @@ def evaluate_corruptions(predict_fn, images, labels, corruptions=CORRUPTIONS,
     """
     arr = _check_images(images)
     if arr.shape[0] == 0:
-        raise ValueError("images is empty: evaluate_corruptions needs at least one image")
+        raise DataError("images is empty: evaluate_corruptions needs at least one image")
     if arr.dtype != np.uint8:
         arr = np.floor(arr.astype(np.float64) + 0.5).astype(np.uint8)
     if not callable(predict_fn):
-        raise TypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}")
+        raise ConfigTypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}")
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.shape[0] != arr.shape[0]:
-        raise ValueError(f"labels must be 1-D with {arr.shape[0]} entries, got {labels.shape}")
+        raise DataError(f"labels must be 1-D with {arr.shape[0]} entries, got {labels.shape}")
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     batch_size = int(batch_size)
 
     def predict(batch):

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from kerascon.atomic_files import atomic_path, atomic_write_text
-from kerascon.errors import KerasconError, Placeholder, RunError, Setting, Step
+from kerascon.errors import DependencyError, KerasconError, Placeholder, RunError, Setting, Step
 from kerascon.ownership import require_report_destination, write_report_marker
 from kerascon.reporting.collect import collect_runs, entries
 
@@ -34,7 +34,7 @@ def require_matplotlib():
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeError(MATPLOTLIB_MISSING) from None
+        raise DependencyError(MATPLOTLIB_MISSING) from None
     return matplotlib
 
 

@@ -12,6 +12,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from kerascon.errors import ConfigError, DataError
+
 
 # ------------------------------------------------------------------ validation, seeds
 def _check_images(images):
@@ -20,18 +22,18 @@ def _check_images(images):
         images = images.numpy()
     arr = np.asarray(images)
     if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(
+        raise DataError(
             f"images must be a batch [N, H, W, 3], got shape {arr.shape}; "
             "use images[None] for a single image"
         )
     if arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise ValueError(f"images have no pixels (shape {arr.shape})")
+        raise DataError(f"images have no pixels (shape {arr.shape})")
     if arr.dtype == np.uint8:
         return arr
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise ValueError(f"images must be uint8 or float pixel values, got dtype {arr.dtype}")
+        raise DataError(f"images must be uint8 or float pixel values, got dtype {arr.dtype}")
     if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 255):
-        raise ValueError(
+        raise DataError(
             "images must hold pixel values in [0, 255] (not [0, 1]); "
             f"got range [{arr.min()}, {arr.max()}]"
         )
@@ -43,7 +45,7 @@ def _check_severity(severity):
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not (
         1 <= severity <= 5
     ):
-        raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
+        raise ConfigError(f"severity must be an integer in 1..5, got {severity!r}")
     return int(severity)
 
 
@@ -53,7 +55,7 @@ def _seed_pair(seed):
     if not isinstance(pair, (tuple, list)) or len(pair) != 2 or any(
         isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in pair
     ):
-        raise ValueError(f"seed must be an int or a pair of ints, got {seed!r}")
+        raise ConfigError(f"seed must be an int or a pair of ints, got {seed!r}")
     return int(pair[0]), int(pair[1])
 
 

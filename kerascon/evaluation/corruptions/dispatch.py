@@ -6,6 +6,7 @@ import difflib
 
 import numpy as np
 
+from kerascon.errors import ConfigError, ConfigTypeError, DataError
 from kerascon.evaluation.corruptions._common import _check_images, _check_severity, _seed_pair
 from kerascon.evaluation.corruptions.blur import defocus_blur, glass_blur, motion_blur, zoom_blur
 from kerascon.evaluation.corruptions.digital import (
@@ -52,13 +53,13 @@ def _check_name(corruption):
     if corruption in _FUNCTIONS:
         return corruption
     if corruption == "frost":
-        raise ValueError(
+        raise ConfigError(
             "frost is not implemented: it needs the reference frost photographs; "
             f"choose from {', '.join(CORRUPTIONS)}"
         )
     close = difflib.get_close_matches(str(corruption), CORRUPTIONS, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ValueError(
+    raise ConfigError(
         f"unknown corruption {corruption!r}; {hint}choose from {', '.join(CORRUPTIONS)}"
     )
 
@@ -113,19 +114,19 @@ def corrupted_batches(images, labels, corruptions=CORRUPTIONS, severities=(1, 2,
     arr = _check_images(images)
     labels = np.asarray(labels)
     if labels.shape[:1] != arr.shape[:1]:
-        raise ValueError(f"labels have {labels.shape[:1]} rows but images have {arr.shape[0]}")
+        raise DataError(f"labels have {labels.shape[:1]} rows but images have {arr.shape[0]}")
     if isinstance(corruptions, str):
         corruptions = (corruptions,)
     names = [_check_name(c) for c in corruptions]
     levels = [_check_severity(s) for s in severities]
     if not names or not levels:
-        raise ValueError("corruptions and severities must each name at least one value")
+        raise ConfigError("corruptions and severities must each name at least one value")
     if len(set(names)) != len(names) or len(set(levels)) != len(levels):
-        raise ValueError(f"corruptions {names} or severities {levels} repeat a value")
+        raise ConfigError(f"corruptions {names} or severities {levels} repeat a value")
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+        raise ConfigTypeError(f"seed must be an int, got {seed!r}")
     batch_size = int(batch_size)
 
     def generate():
