@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from kerascon.atomic_files import atomic_path, atomic_write_text
-from kerascon.errors import ConfigError
+from kerascon.errors import ConfigError, Placeholder, Setting
 from kerascon.ownership import write_run_marker
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
@@ -90,7 +90,7 @@ def require_same_recipe(recorded: TrainConfig, config: TrainConfig, run_path, fi
             raise ConfigError(
                 f"run {run_path} was built with {config.stage} {field} {old.get(field)!r}, the "
                 f"recipe says {new[field]!r}; resume with the recipe it was built with, or build "
-                "into a new --output")
+                "into a new {0}", Setting("output_dir", Placeholder("DIR")))
 
 
 def _resumed_run(output) -> RunDirectory:
@@ -100,7 +100,8 @@ def _resumed_run(output) -> RunDirectory:
         return run
     if not run.is_run():
         raise ConfigError(f"{run.path} is not a kerascon run, so there is no build to resume; "
-                          "pass the --output of an earlier `kerascon zoo build`, or drop --resume")
+                          "pass the {0} of an earlier build, or start a new one without {1}",
+                          Setting("output_dir"), Setting("resume", True))
     return run
 
 
@@ -143,7 +144,8 @@ def build_recipe(config_files, output, *, data: Optional[str] = None,
     from kerascon.zoo.float16_weights import save_float16_weights
 
     if resume and overwrite:
-        raise ConfigError("--resume continues a build and --overwrite replaces it; pass one of them")
+        raise ConfigError("{0} continues a build and {1} replaces it; pass one of them",
+                          Setting("resume", True), Setting("overwrite", True))
     run = _resumed_run(output) if resume else _new_run(output, overwrite, data)
     overrides = {"data": data, "data_dir": data_dir}
     for index, config_file in enumerate(config_files):
