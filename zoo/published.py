@@ -30,6 +30,8 @@ __all__ = ["PUBLISHED"]
 
 _MEASURED = "re-measured by kerascon.runs.zoo_entries.verify_entry, 2026-12-02"
 _DIGITS = "resnet18.supcon_digits"
+_CIFAR10 = "resnet20.supcon_cifar10"
+_BUILT = "measured by kerascon zoo build (float32 encoder, its own linear stage), 2026-12-05"
 
 #: kerascon's own entries, in the order they are registered.
 PUBLISHED = (
@@ -61,6 +63,37 @@ PUBLISHED = (
         license="Apache-2.0 (weights trained by kerascon on CC BY 4.0 data)",
         description="ResNet-18 (width 0.25, CIFAR stem) trained with SupCon on the embedded "
                     "8x8 digits at 16x16; proves the shipped-weights path",
+    ),
+    PretrainedSpec(
+        name=_CIFAR10,
+        source=f"{PACKAGE_SOURCE}weights/{_CIFAR10}/encoder.npz",
+        sha256="ec9bf06668428e2613312dae3cd3801590543041feb0af472bc5d7dfc12bc71b",
+        size=567912,
+        format=KERASCON_FLOAT16,
+        input_size=(32, 32),
+        mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010),
+        stem="cifar", width_multiplier=1.0, feature_dim=64,
+        projection_dim=128, projection_hidden_dim=512, head_type="mlp",
+        recipe=TrainingRecipe(
+            dataset="cifar10", epochs=20, batch_size=256, temperature=0.1,
+            augmentation="simclr", method="SupCon",
+            config_files=(f"weights/{_CIFAR10}/contrastive.yaml", f"weights/{_CIFAR10}/linear.yaml"),
+            hardware="2-core shared CPU (Intel Xeon, AVX-512), no GPU; 91 min contrastive "
+                     "(20 epochs), 14 min linear stage",
+            dataset_license="CIFAR-10 (Krizhevsky 2009; no licence stated by its authors)",
+            notes="SupCon 20 epochs (SGD lr 0.3, 2 warmup epochs, cosine, batch 256 x 2 views, "
+                  "32x32), then a linear classifier 10 epochs on the frozen encoder; built from "
+                  "CIFAR-10, JPEG q75 re-encoding (50,000 train / 10,000 test)",
+        ),
+        metrics=(
+            ReportedMetric(name="linear top-1 (%)", value=78.86,
+                           dataset="CIFAR-10 test (10,000 images, JPEG q75)", citation=_BUILT),
+            ReportedMetric(name="kNN top-1 (%)", value=78.14,
+                           dataset="CIFAR-10 test (10,000 images, JPEG q75)", citation=_BUILT),
+        ),
+        license="Apache-2.0 (weights trained by kerascon on CIFAR-10)",
+        description="CIFAR ResNet-20 (0.27 M parameters) trained with SupCon on CIFAR-10 for "
+                    "20 epochs on a 2-core CPU; below the paper's and keras.io's figures",
     ),
 )
 
