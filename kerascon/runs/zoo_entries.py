@@ -82,7 +82,9 @@ def require_same_recipe(recorded: TrainConfig, config: TrainConfig, run_path, fi
     learning rate from ``lr_per_feature``) are not the recipe's, so they are not compared.
 
     Example:
-        >>> require_same_recipe(stage_config(run, "contrastive"), config, run, ["epochs"])
+        >>> recipe = TrainConfig.from_yaml("contrastive.yaml")
+        >>> require_same_recipe(stage_config("runs/r20", "contrastive"), recipe, "runs/r20",
+        ...                     ["epochs"])  # the same epochs: no error
     """
     old, new = recorded.to_dict(), config.to_dict()
     for field in fields:
