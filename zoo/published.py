@@ -31,7 +31,7 @@ __all__ = ["PUBLISHED"]
 _MEASURED = "re-measured by kerascon.runs.zoo_entries.verify_entry, 2026-12-02"
 _DIGITS = "resnet18.supcon_digits"
 _CIFAR10 = "resnet20.supcon_cifar10"
-_BUILT = "measured by kerascon zoo build (float32 encoder, its own linear stage), 2026-12-05"
+_BUILT = "measured by kerascon.runs.zoo_entries (float32 encoder, its own linear stage), 2026-12-05"
 
 #: kerascon's own entries, in the order they are registered.
 PUBLISHED = (
