@@ -2,7 +2,7 @@
 
 Runs on either Keras backend: TensorFlow on the CPU (a small-scale run on a subset) and
 JAX on a GPU (full CIFAR-10, mixed bfloat16). Images are fed from NumPy as uint8 and the
-views are made on the device by ``kerascon.view_layers.ViewAugmentation`` inside
+views are made on the device by ``kerascon.layers.views.ViewAugmentation`` inside
 ``SupConModel``'s train step, so both backends run the same pipeline.
 
 Per method it trains, then reports on the test images: linear top-1 on the frozen encoder
@@ -84,7 +84,7 @@ def parse_args(argv=None):
 
 # ---------------------------------------------------------------------------- models
 def augmentation(views, policy, seed):
-    from kerascon.view_layers import ViewAugmentation
+    from kerascon.layers.views import ViewAugmentation
 
     return ViewAugmentation(views, seed=seed, **AUGMENT_POLICIES[policy])
 

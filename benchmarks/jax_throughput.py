@@ -134,7 +134,7 @@ def loss_phase(args):
 def augmentation_only(images, views, repeats=5):
     import jax
 
-    from kerascon.view_layers import ViewAugmentation
+    from kerascon.layers.views import ViewAugmentation
 
     layer = ViewAugmentation(views, seed=0)
     layer.build(images.shape)
@@ -155,9 +155,9 @@ def train_config(name, args, cifar):
     import keras
 
     from kerascon.encoders import build_resnet
+    from kerascon.layers.views import ViewAugmentation
     from kerascon.model import SupConModel
     from kerascon.optimizers import CoupledDecaySGD
-    from kerascon.view_layers import ViewAugmentation
 
     depth, stem, size, batch, host_images, epochs = TRAIN_CONFIGS[name]
     batch = max(2, int(batch * args.scale))

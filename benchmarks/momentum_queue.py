@@ -41,7 +41,7 @@ def _memory_child(setting, batch, views, dim):
     import numpy as np
 
     from benchmarks import common
-    from kerascon import loss_blocks
+    from kerascon.losses import blockwise as loss_blocks
     from kerascon.model import SupConModel
 
     options = dict(MEMORY_SETTINGS[setting])
@@ -154,7 +154,7 @@ def main(argv=None):
     p.add_argument("--queue-size", type=int, default=4096)
     p.add_argument("--queue-only", action="store_true", help="skip the plain SupCon runs")
     p.add_argument("--key-batch-norm", choices=["batch", "moving"], default="batch",
-                   help="the key network's batch-norm statistics (kerascon.momentum)")
+                   help="the key network's batch-norm statistics (kerascon.model.key_network)")
     args = p.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.mode == "memory-child":

@@ -17,8 +17,8 @@ from kerascon.cli.options import (
     resolve_data,
 )
 from kerascon.cli.preflight import check_train
+from kerascon.model.stages import STAGE_NAMES, STAGES
 from kerascon.runs.config import LINEAR_STAGE_DEFAULTS, TrainConfig
-from kerascon.stages import STAGE_NAMES, STAGES
 
 
 def _shown(value) -> str:

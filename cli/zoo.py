@@ -230,7 +230,7 @@ def download_command(name, force):
 
 def _progress_for(config):
     from kerascon.cli.progress import RichProgress
-    from kerascon.stages import STAGES
+    from kerascon.model.stages import STAGES
 
     views = config.views if STAGES[config.stage].multiview else 1
     return [RichProgress(images_per_step=config.batch_size * views, total_epochs=config.epochs)]
@@ -378,7 +378,7 @@ def convert(path, layout, arch, output, stem, width_multiplier, mean, std, class
     """
     from pathlib import Path
 
-    from kerascon.atomic_files import atomic_path
+    from kerascon._utils.atomic_files import atomic_path
     from kerascon.ownership import mark_keras_export, require_export_destination
     from kerascon.zoo import from_torch
 

@@ -3,7 +3,7 @@
 The main names are available at the top level (imported on first use, so that
 ``import kerascon`` and the command line start quickly). After ``import kerascon``, Keras'
 own ``keras.models.load_model`` loads runs and frozen encoders: kerascon registers its
-classes with Keras as soon as Keras is imported (:mod:`kerascon.saving`);
+classes with Keras as soon as Keras is imported (:mod:`kerascon.model.saving`);
 :func:`kerascon.load_model` does the same.
 
 Example:
@@ -12,7 +12,7 @@ Example:
     >>> model = kerascon.SupConModel.from_architecture("resnet18", num_classes=10)
     >>> loss = kerascon.supcon_loss(np.zeros((4, 2, 8), "float32"))
 
-Submodules: ``losses``, ``layers``, ``model``, ``stages``, ``encoders``, ``data``,
+Submodules: ``losses``, ``layers``, ``model`` (stages, saving), ``encoders``, ``data``,
 ``augment``, ``optimizers``, ``evaluation``, ``distribute``, ``export``, ``text`` (keras-hub
 text encoders, extra ``kerascon[text]``). Built on them: ``kerascon.zoo`` (pretrained
 weights), ``kerascon.runs`` (run directories, training and evaluating a run),
@@ -24,23 +24,23 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "SupConModel": "kerascon.model",
-    "STAGES": "kerascon.stages",
-    "supcon_loss": "kerascon.losses",
-    "simclr_loss": "kerascon.losses",
-    "SupConLoss": "kerascon.losses",
-    "SimCLRLoss": "kerascon.losses",
-    "ProjectionHead": "kerascon.layers",
-    "ImagePreprocessing": "kerascon.layers",
-    "L2Normalize": "kerascon.layers",
+    "SupConModel": "kerascon.model.supcon_model",
+    "STAGES": "kerascon.model.stages",
+    "supcon_loss": "kerascon.losses.supcon",
+    "simclr_loss": "kerascon.losses.supcon",
+    "SupConLoss": "kerascon.losses.supcon",
+    "SimCLRLoss": "kerascon.losses.supcon",
+    "ProjectionHead": "kerascon.layers.core",
+    "ImagePreprocessing": "kerascon.layers.core",
+    "L2Normalize": "kerascon.layers.core",
     "LARS": "kerascon.optimizers",
     "WarmupCosineDecay": "kerascon.optimizers",
-    "load_model": "kerascon.saving",
+    "load_model": "kerascon.model.saving",
 }
 # The core library (tier 1, docs/ARCHITECTURE.md). kerascon.zoo, kerascon.runs,
 # kerascon.reporting and kerascon.cli build on it and are imported by their full names.
 _SUBMODULES = ("augment", "choices", "data", "distribute", "encoders", "errors", "evaluation",
-               "export", "layers", "losses", "model", "optimizers", "saving", "stages", "text")
+               "export", "layers", "losses", "model", "optimizers", "text")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 
@@ -60,7 +60,7 @@ def __dir__():
 def _register_with_keras():
     # Keras finds kerascon's classes in a .keras file once they are registered: now if
     # Keras is loaded, else as soon as it is (this imports neither Keras nor TensorFlow).
-    from kerascon.saving import register_when_keras_loads
+    from kerascon.model.saving import register_when_keras_loads
 
     register_when_keras_loads()
 

@@ -2,7 +2,7 @@
 
 The modules that implement each choice validate against these tables, the training
 configuration checks them, and front ends (the command line) offer them as their choices,
-so a new name is added in one place. Stages have their own table in :mod:`kerascon.stages`.
+so a new name is added in one place. Stages have their own table in :mod:`kerascon.model.stages`.
 
 Example:
     >>> "lars" in OPTIMIZERS, AUGMENT_POLICIES[0]
@@ -28,6 +28,6 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "lars", "rmsprop")
 STEMS: tuple[str, ...] = ("cifar", "imagenet")
 #: Distribution strategies of :func:`kerascon.distribute.resolve_strategy`.
 STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker", "tpu")
-#: How a momentum key network's batch norm normalises (:mod:`kerascon.momentum`): the key
+#: How a momentum key network's batch norm normalises (:mod:`kerascon.model.key_network`): the key
 #: batch's own statistics, or the moving statistics copied from the query network.
 KEY_BATCH_NORM_MODES: tuple[str, ...] = ("batch", "moving")

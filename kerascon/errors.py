@@ -132,7 +132,7 @@ def closest_names(name, known, n: int = 3, cutoff: float = 0.6) -> list:
     """
     import difflib
 
-    from kerascon.natural_order import natural_key
+    from kerascon._utils.natural_order import natural_key
 
     name = str(name)
     matches = difflib.get_close_matches(name, [str(k) for k in known], n=max(2 * n, 6),

@@ -7,7 +7,7 @@ size; resizing to the training resolution and normalisation happen inside. It re
 projection used by the contrastive loss (for retrieval).
 
 The classifier is served only when it was trained: when the model's stage trains one
-(``linear``, ``joint``, ``ce``; see :data:`kerascon.stages.STAGES`). A model still at the
+(``linear``, ``joint``, ``ce``; see :data:`kerascon.model.stages.STAGES`). A model still at the
 ``contrastive`` stage carries a classifier layer that no stage has trained; it is left out
 unless ``include_classifier=True`` asks for it.
 
@@ -36,10 +36,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerascon.atomic_files import atomic_directory, atomic_path
+from kerascon._utils.atomic_files import atomic_directory, atomic_path
 from kerascon.errors import ConfigError, Setting, StateError, Step
+from kerascon.model.stages import STAGES
 from kerascon.ownership import mark_keras_export, require_export_destination, write_export_marker
-from kerascon.stages import STAGES
 
 __all__ = [
     "classifier_is_trained",

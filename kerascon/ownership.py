@@ -26,9 +26,9 @@ import zipfile
 from pathlib import Path
 from typing import Iterable, Optional
 
-from kerascon.atomic_files import atomic_write_json
+from kerascon._utils.atomic_files import atomic_write_json
 from kerascon.errors import ConfigError, Placeholder, RunError, Setting
-from kerascon.stages import STAGE_NAMES
+from kerascon.model.stages import STAGE_NAMES
 
 __all__ = [
     "EXPORT_MARKER",

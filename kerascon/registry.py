@@ -3,7 +3,7 @@
 A :class:`Registry` maps names to entries, in registration order. It refuses a name
 registered twice, looks a name up with a "did you mean" (:func:`kerascon.errors.closest_names`)
 and lists the names that match an fnmatch wildcard in natural order (``resnet18`` before
-``resnet101``, :mod:`kerascon.natural_order`). It imports neither Keras nor TensorFlow, so
+``resnet101``, :mod:`kerascon._utils.natural_order`). It imports neither Keras nor TensorFlow, so
 a table can be checked and listed before they load.
 
 Example:
@@ -24,8 +24,8 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Callable, Iterable, Optional
 
+from kerascon._utils.natural_order import natural_key
 from kerascon.errors import ConfigError, KerasconError, closest_names, did_you_mean
-from kerascon.natural_order import natural_key
 
 __all__ = ["Registry"]
 

@@ -24,7 +24,7 @@ import keras
 from keras import ops
 
 from kerascon.errors import ConfigError, ConfigTypeError, DependencyError
-from kerascon.losses import SupConLoss
+from kerascon.losses.supcon import SupConLoss
 
 __all__ = [
     "GUNEL_JOINT_WEIGHT",

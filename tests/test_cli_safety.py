@@ -250,7 +250,7 @@ def test_ctrl_c_before_the_first_checkpoint_then_the_same_command(tmp_path, monk
 @pytest.mark.parametrize("first_import", [
     "import kerascon",
     # A kerascon module that imports Keras itself: registration waits until it has loaded.
-    "import kerascon.losses",
+    "import kerascon.losses.supcon",
 ])
 def test_keras_load_model_after_import_kerascon_in_a_fresh_process(run, first_import):
     trained("freeze", "--run", run)

@@ -23,7 +23,7 @@ import pytest
 from conftest import invoke_cli, one_error_line
 from test_cli_subprocess import KERASCON, SITECUSTOMIZE
 
-from kerascon.atomic_files import DiskFullError
+from kerascon._utils.atomic_files import DiskFullError
 from kerascon.cli.main import one_line
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory, RunError

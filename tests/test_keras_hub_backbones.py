@@ -21,6 +21,7 @@ from keras_hub.src.utils.timm import (  # keras-hub's own configs of timm's mode
 )
 
 import kerascon.zoo as zoo
+from kerascon.backbone_tables.hub_presets import HUB_PRESETS
 from kerascon.encoders import build_encoder, get_architecture, list_architectures, registry
 from kerascon.encoders.keras_applications import WeightsMismatchError, raw_pixel_preprocessing
 from kerascon.encoders.keras_hub_backbones import (
@@ -29,9 +30,8 @@ from kerascon.encoders.keras_hub_backbones import (
     locate_hub_preset,
     register_hub_backbone,
 )
-from kerascon.hub_presets import HUB_PRESETS
 from kerascon.model import SupConModel
-from kerascon.saving import load_model
+from kerascon.model.saving import load_model
 from kerascon.zoo import pretrained as pretrained_module
 from tests.conftest import invoke_cli, one_error_line
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from loss_reference import reference_supcon
 
-from kerascon.losses import AUTO_BLOCK_ELEMENTS, _resolve_block_size, supcon_loss
+from kerascon.losses.supcon import AUTO_BLOCK_ELEMENTS, _resolve_block_size, supcon_loss
 
 
 def _value_and_grad(features, labels, **kwargs):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerascon.loss_blocks import blockwise_supcon_sum, resolve_block_size
-from kerascon.loss_kernel import dense_supcon_sum
 from kerascon.losses import supcon_loss
-from kerascon.queue_loss import queue_supcon_sum
+from kerascon.losses.blockwise import blockwise_supcon_sum, resolve_block_size
+from kerascon.losses.kernel import dense_supcon_sum
+from kerascon.losses.queue import queue_supcon_sum
 
 BATCH, VIEWS, DIM, QUEUE, UNWRITTEN, CLASSES = 256, 2, 128, 1024, 300, 32
 BLOCK = 96  # does not divide 512 anchors: the last block is padded

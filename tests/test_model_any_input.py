@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from kerascon.export import export_embedding_model
+from kerascon.layers.views import RepeatViews
 from kerascon.model import SupConModel
-from kerascon.view_layers import RepeatViews
 
 VOCAB, TOKENS, WIDTH = 40, 8, 16
 

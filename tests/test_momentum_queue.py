@@ -1,13 +1,13 @@
-"""Momentum key encoder + queue of labelled keys (kerascon.momentum, kerascon.queue_loss)."""
+"""Momentum key encoder + queue of labelled keys (kerascon.model.key_network, kerascon.losses.queue)."""
 
 import keras
 import numpy as np
 import pytest
 
+from kerascon.losses.queue import queue_supcon_sum
 from kerascon.model import SupConModel
-from kerascon.momentum import MomentumQueue
-from kerascon.queue_loss import queue_supcon_sum
-from kerascon.saving import load_model
+from kerascon.model.key_network import MomentumQueue
+from kerascon.model.saving import load_model
 
 IMAGE = 8
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import invoke_cli, one_error_line
 from PIL import Image
 
+from kerascon.model.saving import load_model
 from kerascon.runs.records import first_stage, stage_config
-from kerascon.saving import load_model
 
 ENTRY = "resnet18.supcon_digits"
 FAST = ["--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2", "--quiet"]

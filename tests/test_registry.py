@@ -79,14 +79,14 @@ def test_a_name_registered_twice_is_refused_and_pop_removes():
 
 
 def test_registry_loads_neither_keras_nor_tensorflow():
-    code = ("import sys, kerascon.registry, kerascon.stages, kerascon.resnet_table; "
+    code = ("import sys, kerascon.registry, kerascon.model.stages, kerascon.backbone_tables.resnet; "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_stages_are_a_registry():
-    from kerascon.stages import STAGE_NAMES, STAGES, get_stage
+    from kerascon.model.stages import STAGE_NAMES, STAGES, get_stage
 
     assert isinstance(STAGES, Registry) and STAGE_NAMES == ("contrastive", "joint", "ce", "linear")
     assert get_stage("linear") is STAGES["linear"] and not STAGES["linear"].starts_run

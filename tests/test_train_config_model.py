@@ -65,7 +65,7 @@ def test_from_architecture_takes_encoder_and_model_kwargs():
 
 
 def test_new_fields_are_checked_and_survive_yaml(tmp_path):
-    from kerascon.losses import _CONTRAST_MODES
+    from kerascon.losses.supcon import _CONTRAST_MODES
 
     assert CONTRAST_MODES == _CONTRAST_MODES  # the choices table names what the loss accepts
     with pytest.raises(ConfigError, match="unknown contrast_mode 'none'; choose one of all, one"):

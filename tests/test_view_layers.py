@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from kerascon.layers.views import RepeatViews, ViewAugmentation
 from kerascon.model import SupConModel
-from kerascon.view_layers import RepeatViews, ViewAugmentation
 
 NO_COLOUR = dict(color_jitter=(0, 0, 0, 0), grayscale_probability=0.0)
 

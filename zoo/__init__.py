@@ -27,7 +27,7 @@ Example:
     >>> model = zoo.from_torch("last.pth", layout="supcontrast", arch="resnet50")
 """
 
-from kerascon.lazy_exports import lazy_exports
+from kerascon._utils.lazy_exports import lazy_exports
 from kerascon.zoo import (
     keras_hub_imagenet,  # noqa: F401  (registers hub_*.imagenet; no keras-hub)
     keras_imagenet,  # noqa: F401  (registers keras_*.imagenet; no Keras)

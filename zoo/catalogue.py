@@ -5,9 +5,9 @@ The architecture registry (:mod:`kerascon.encoders.registry`) is filled by impor
 encoder modules, which import Keras; listing the zoo should not need that. This table
 describes the same built-in architectures (``tests/test_zoo_list.py`` checks it against
 the registry, field by field), read from the plain tables the encoder modules register
-them from: the Keras and keras-hub backbones from :mod:`kerascon.keras_application_table`
-and :mod:`kerascon.hub_presets`, the ResNets and CIFAR ResNets from
-:mod:`kerascon.resnet_table`. Both are :class:`kerascon.registry.Registry` objects. Once
+them from: the Keras and keras-hub backbones from :mod:`kerascon.backbone_tables.keras_applications`
+and :mod:`kerascon.backbone_tables.hub_presets`, the ResNets and CIFAR ResNets from
+:mod:`kerascon.backbone_tables.resnet`. Both are :class:`kerascon.registry.Registry` objects. Once
 :mod:`kerascon.encoders` is imported, the functions here read the real registry instead,
 so architectures registered at run time show too. Building an encoder always goes through
 the real registry (:func:`kerascon.encoders.build_encoder`).
@@ -54,20 +54,20 @@ class ArchitectureInfo:
 
 
 def _resnets():
-    from kerascon.resnet_table import RESNET_ARCHITECTURES
+    from kerascon.backbone_tables.resnet import RESNET_ARCHITECTURES
 
     return [ArchitectureInfo(**registration) for registration in RESNET_ARCHITECTURES.values()]
 
 
 def _keras_backbones():
-    from kerascon.keras_application_table import CODE_LICENSE, KERAS_BACKBONES
+    from kerascon.backbone_tables.keras_applications import CODE_LICENSE, KERAS_BACKBONES
 
     return [ArchitectureInfo(b.arch, b.family, b.feature_dim, None, b.description, b.input_size,
                              True, CODE_LICENSE) for b in KERAS_BACKBONES.values()]
 
 
 def _hub_backbones():
-    from kerascon.hub_presets import HUB_CODE_LICENSE, HUB_PRESETS
+    from kerascon.backbone_tables.hub_presets import HUB_CODE_LICENSE, HUB_PRESETS
 
     return [ArchitectureInfo(p.arch, p.family, p.feature_dim, None, p.description, p.input_size,
                              True, HUB_CODE_LICENSE) for p in HUB_PRESETS.values()]

@@ -32,9 +32,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from kerascon.atomic_files import atomic_path
+from kerascon._utils.atomic_files import atomic_path
+from kerascon._utils.home import kerascon_home
 from kerascon.errors import KerasconError
-from kerascon.home import kerascon_home
 from kerascon.zoo.pretrained import KERAS_APPLICATION, KERAS_HUB_PRESET, PACKAGE_SOURCE, get_pretrained
 
 __all__ = [
@@ -97,7 +97,7 @@ def cache_path(name):
 def _hub_preset_path(spec):
     """A keras-hub preset's folder: the entry's local folder, the one copied by hand to
     ``$KERASCON_HOME/hub``, else kagglehub's cache folder for the handle."""
-    from kerascon.hub_presets import hub_preset_folder
+    from kerascon.backbone_tables.hub_presets import hub_preset_folder
 
     if not spec.source.startswith("kaggle://"):
         return Path(spec.source).expanduser()

@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-from kerascon.atomic_files import atomic_path
+from kerascon._utils.atomic_files import atomic_path
 from kerascon.errors import ConfigError, DataError
 from kerascon.zoo.torch_checkpoint import CheckpointError
 

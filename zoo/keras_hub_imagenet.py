@@ -1,6 +1,6 @@
 """keras-hub's pretrained image backbones as ``hub_<preset>.imagenet`` entries.
 
-One entry per preset of :data:`kerascon.hub_presets.HUB_PRESETS`: its ``source`` is the
+One entry per preset of :data:`kerascon.backbone_tables.hub_presets.HUB_PRESETS`: its ``source`` is the
 preset's Kaggle handle, read through keras-hub's own download and kagglehub's cache (or a
 folder copied by hand to ``$KERASCON_HOME/hub/<preset>``); kerascon keeps no second copy
 and adds no hash of its own (kagglehub keeps the files). Needs the ``kerascon[hub]`` extra
@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from kerascon.hub_presets import HUB_PRESETS
+from kerascon.backbone_tables.hub_presets import HUB_PRESETS
 from kerascon.zoo.pretrained import KERAS_HUB_PRESET, PretrainedSpec, TrainingRecipe, register_pretrained
 
 __all__ = ["keras_hub_spec"]

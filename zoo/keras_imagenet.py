@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from kerascon.keras_application_table import KERAS_BACKBONES
+from kerascon.backbone_tables.keras_applications import KERAS_BACKBONES
 from kerascon.zoo.pretrained import (
     KERAS_APPLICATION,
     PretrainedSpec,

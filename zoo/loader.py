@@ -37,8 +37,8 @@ def _check_head(head, requested):
 def _load_keras(path, spec, num_classes, head_kwargs, model_kwargs):
     import keras
 
-    from kerascon.layers import ImagePreprocessing
-    from kerascon.model import SupConModel
+    from kerascon.layers.core import ImagePreprocessing
+    from kerascon.model.supcon_model import SupConModel
 
     loaded = keras.saving.load_model(path, safe_mode=True)
     if not isinstance(loaded, SupConModel):  # a bare encoder: wrap it, with a fresh head
@@ -69,7 +69,7 @@ def _load_keras(path, spec, num_classes, head_kwargs, model_kwargs):
 def _load_keras_application(path, spec, num_classes, input_shape, head_kwargs, model_kwargs):
     """A SupConModel around the Keras backbone ``spec.arch`` holding the weights at ``path``."""
     from kerascon.encoders import build_encoder, raw_pixel_preprocessing
-    from kerascon.model import SupConModel
+    from kerascon.model.supcon_model import SupConModel
 
     encoder = build_encoder(spec.arch, weights=str(path),
                             input_shape=tuple(input_shape or (None, None, 3)))
@@ -80,7 +80,7 @@ def _load_keras_application(path, spec, num_classes, input_shape, head_kwargs, m
 def _load_keras_hub_preset(path, spec, num_classes, input_shape, head_kwargs, model_kwargs):
     """A SupConModel around the keras-hub encoder ``spec.arch`` holding the preset at ``path``."""
     from kerascon.encoders import build_encoder, raw_pixel_preprocessing
-    from kerascon.model import SupConModel
+    from kerascon.model.supcon_model import SupConModel
 
     encoder = build_encoder(spec.arch, weights="preset", preset=str(path),
                             input_shape=tuple(input_shape or (None, None, 3)))
@@ -92,8 +92,8 @@ def _load_float16(path, spec, num_classes, input_shape, head_kwargs, model_kwarg
     """A SupConModel around ``spec.arch`` holding the float16 encoder weights at ``path``,
     with the entry's normalisation and a fresh projection head of the recipe's size."""
     from kerascon.encoders import build_encoder
-    from kerascon.layers import ImagePreprocessing
-    from kerascon.model import SupConModel
+    from kerascon.layers.core import ImagePreprocessing
+    from kerascon.model.supcon_model import SupConModel
     from kerascon.zoo.float16_weights import load_float16_weights
 
     encoder = build_encoder(spec.arch, stem=spec.stem, width_multiplier=spec.width_multiplier,

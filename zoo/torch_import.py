@@ -41,8 +41,8 @@ import re
 import keras
 import numpy as np
 
+from kerascon.backbone_tables.resnet import BASE_WIDTHS, CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS, RESNET_CONFIGS
 from kerascon.errors import ConfigError
-from kerascon.resnet_table import BASE_WIDTHS, CIFAR_BASE_WIDTHS, CIFAR_RESNET_DEPTHS, RESNET_CONFIGS
 from kerascon.zoo.torch_checkpoint import LAYOUTS, CheckpointError, read_state_dict
 
 __all__ = ["LAYOUTS", "from_torch", "guess_resnet"]
@@ -273,8 +273,8 @@ def from_torch(
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
     from kerascon.encoders.registry import build_encoder, get_architecture
-    from kerascon.layers import ImagePreprocessing
-    from kerascon.model import SupConModel
+    from kerascon.layers.core import ImagePreprocessing
+    from kerascon.model.supcon_model import SupConModel
 
     state = read_state_dict(source)
     stem_key = _stem_key(state, layout)

@@ -6,8 +6,8 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from kerascon._utils.image_ops import to_three_channels
 from kerascon.errors import ConfigError
-from kerascon.image_ops import to_three_channels
 
 # Every augmentation here uses explicit TF control flow (tf.cond / tf.switch_case), so AutoGraph
 # conversion is unnecessary; skipping it makes tracing inside Dataset.map ~10x faster.

@@ -7,6 +7,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from kerascon._utils.image_ops import to_three_channels
 from kerascon.augment._common import (
     _as_rgb_float,
     _as_seed,
@@ -19,7 +20,6 @@ from kerascon.augment._common import (
     _split,
 )
 from kerascon.errors import ConfigError
-from kerascon.image_ops import to_three_channels
 
 DEFAULT_CROP_SCALE = (0.08, 1.0)
 DEFAULT_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)

@@ -15,7 +15,7 @@ Example:
     ...                            batch_size=256, image_size=32)
 """
 
-from kerascon.lazy_exports import lazy_exports
+from kerascon._utils.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "DataSource": "kerascon.data.sources",

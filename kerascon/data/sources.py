@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from kerascon._utils.image_ops import to_three_channels
 from kerascon.data.data_paths import NPZ_LAYOUTS
 from kerascon.data.holdout import HoldOut
 from kerascon.data.image_files import (
@@ -40,7 +41,6 @@ from kerascon.data.image_files import (
     screen_files,
 )
 from kerascon.errors import ConfigError, DataError, DataNotFoundError, DataUnavailableError, Setting
-from kerascon.image_ops import to_three_channels
 
 __all__ = [
     "DataSource",

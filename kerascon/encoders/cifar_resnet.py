@@ -31,16 +31,16 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from kerascon.encoders import blocks
-from kerascon.encoders.registry import register_architecture
-from kerascon.errors import ConfigError, Setting
-from kerascon.resnet_table import (
+from kerascon.backbone_tables.resnet import (
     CIFAR_BASE_WIDTHS,
     CIFAR_RESNET_DEPTHS,
     cifar_resnet_feature_dim,
     cifar_resnet_registration,
     scale_channels,
 )
+from kerascon.encoders import blocks
+from kerascon.encoders.registry import register_architecture
+from kerascon.errors import ConfigError, Setting
 
 __all__ = ["CIFAR_RESNET_DEPTHS", "ZeroPadShortcut", "build_cifar_resnet", "cifar_resnet_feature_dim"]
 

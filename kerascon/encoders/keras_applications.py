@@ -47,10 +47,10 @@ import re
 import keras
 from keras import ops
 
+from kerascon.backbone_tables.keras_applications import CODE_LICENSE, KERAS_BACKBONES, KerasBackbone
 from kerascon.encoders.registry import register_architecture
 from kerascon.errors import ConfigError, KerasconError, PathNotFoundError
-from kerascon.keras_application_table import CODE_LICENSE, KERAS_BACKBONES, KerasBackbone
-from kerascon.layers import ImagePreprocessing
+from kerascon.layers.core import ImagePreprocessing
 
 __all__ = [
     "KERAS_BACKBONES",

@@ -1,6 +1,6 @@
 """keras-hub's image backbones (``keras_hub.models.*Backbone`` presets) as kerascon encoders.
 
-Each preset of :data:`kerascon.hub_presets.HUB_PRESETS` is registered as ``hub_<preset>``
+Each preset of :data:`kerascon.backbone_tables.hub_presets.HUB_PRESETS` is registered as ``hub_<preset>``
 (e.g. ``hub_resnet_50_imagenet``); :func:`register_hub_backbone` adds any other preset (a
 keras-hub preset name, a ``kaggle://`` handle or a local preset folder). The encoder maps
 **raw pixels in [0, 255]** ``[B, H, W, 3]`` to ``[B, D]``: the preset's own image converter
@@ -38,10 +38,10 @@ from pathlib import Path
 
 import keras
 
+from kerascon.backbone_tables.hub_presets import HUB_CODE_LICENSE, HUB_PRESETS, HubPreset, hub_preset_folder
 from kerascon.encoders.keras_applications import WeightsMismatchError, _one_line
 from kerascon.encoders.registry import register_architecture
 from kerascon.errors import ConfigError, DependencyError, KerasconError
-from kerascon.hub_presets import HUB_CODE_LICENSE, HUB_PRESETS, HubPreset, hub_preset_folder
 
 __all__ = [
     "HubPresetUnavailableError",
@@ -72,7 +72,7 @@ def _keras_hub():
 
 
 def hub_backbone_spec(arch):
-    """The :class:`~kerascon.hub_presets.HubPreset` of the registered ``hub_*`` encoder ``arch``.
+    """The :class:`~kerascon.backbone_tables.hub_presets.HubPreset` of the registered ``hub_*`` encoder ``arch``.
 
     Example:
         >>> hub_backbone_spec("hub_resnet_18_imagenet").feature_dim
@@ -80,7 +80,7 @@ def hub_backbone_spec(arch):
     """
     spec = _USER_PRESETS.get(arch) or HUB_PRESETS.get(arch)
     if spec is None:
-        raise KeyError(f"{arch!r} is not a keras-hub encoder; see kerascon.hub_presets.HUB_PRESETS")
+        raise KeyError(f"{arch!r} is not a keras-hub encoder; see kerascon.backbone_tables.hub_presets.HUB_PRESETS")
     return spec
 
 
@@ -131,7 +131,7 @@ def locate_hub_preset(spec, *, preset=None, need_weights=False, timeout=5.0):
     """Where keras-hub should read ``spec``'s preset from: a local folder or the Kaggle handle.
 
     Args:
-        spec: a :class:`~kerascon.hub_presets.HubPreset` (or a registered ``hub_*`` name).
+        spec: a :class:`~kerascon.backbone_tables.hub_presets.HubPreset` (or a registered ``hub_*`` name).
         preset: a local preset folder that overrides the lookup.
         need_weights: the weights file must be there too (not only ``config.json``).
         timeout: seconds to wait for Kaggle when the preset must be downloaded.
@@ -288,7 +288,7 @@ def register_hub_backbone(name, preset, *, feature_dim=None, family="hub", input
         family, input_size, backbone_class: listing metadata.
 
     Returns:
-        The :class:`~kerascon.hub_presets.HubPreset` registered.
+        The :class:`~kerascon.backbone_tables.hub_presets.HubPreset` registered.
 
     Example:
         >>> from kerascon.encoders import build_encoder

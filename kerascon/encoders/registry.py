@@ -30,8 +30,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Optional
 
+from kerascon._utils.natural_order import natural_key  # noqa: F401  (re-exported for callers)
 from kerascon.errors import ConfigError, UnknownArchitectureError
-from kerascon.natural_order import natural_key  # noqa: F401  (re-exported for callers)
 from kerascon.registry import Registry
 
 __all__ = [

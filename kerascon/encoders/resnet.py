@@ -52,11 +52,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerascon.choices import STEMS
-from kerascon.encoders import blocks
-from kerascon.encoders.registry import register_architecture
-from kerascon.errors import ConfigError
-from kerascon.resnet_table import (
+from kerascon.backbone_tables.resnet import (
     BASE_WIDTHS,
     BOTTLENECK_EXPANSION,
     RESNET_CONFIGS,
@@ -65,6 +61,10 @@ from kerascon.resnet_table import (
     resnet_registration,
     scale_channels,
 )
+from kerascon.choices import STEMS
+from kerascon.encoders import blocks
+from kerascon.encoders.registry import register_architecture
+from kerascon.errors import ConfigError
 
 __all__ = ["RESNET_CONFIGS", "build_resnet", "resnet_feature_dim", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnet152", "resnet200"]
@@ -133,7 +133,7 @@ def build_resnet(
 
 
 # The ResNet constructors, registered where they are defined with the metadata of
-# kerascon.resnet_table (which the Keras-free zoo listing reads too).
+# kerascon.backbone_tables.resnet (which the Keras-free zoo listing reads too).
 
 
 @register_architecture(**resnet_registration(18))

@@ -8,7 +8,7 @@ To add a public name, map it to its module in ``_EXPORTS``.
 
 from __future__ import annotations
 
-from kerascon.lazy_exports import lazy_exports
+from kerascon._utils.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "topk_accuracy": "kerascon.evaluation.metrics",

@@ -17,7 +17,7 @@ for the paper's accuracy/calibration-versus-severity curves.
 
 Example:
     >>> import numpy as np
-    >>> from kerascon.saving import load_model
+    >>> from kerascon.model.saving import load_model
     >>> model, reference = load_model("runs/supcon/model.keras"), load_model("runs/ce/model.keras")
     >>> x_test, y_test = np.full((64, 32, 32, 3), 128, np.uint8), np.arange(64) % 10
     >>> def predict(x): return model.predict(x, verbose=0)["logits"]

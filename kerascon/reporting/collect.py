@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kerascon.errors import KerasconError, RunError, Setting, Step
+from kerascon.model.stages import STAGE_NAMES
 from kerascon.runs.evaluation_store import read_evaluations
-from kerascon.stages import STAGE_NAMES
 
 __all__ = ["Entry", "RunSummary", "collect_runs", "entries"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kerascon.atomic_files import atomic_path, atomic_write_text
+from kerascon._utils.atomic_files import atomic_path, atomic_write_text
 from kerascon.errors import DependencyError, KerasconError, Placeholder, RunError, Setting, Step
 from kerascon.ownership import require_report_destination, write_report_marker
 from kerascon.reporting.collect import collect_runs, entries

@@ -11,7 +11,7 @@ Example:
     >>> metrics = run_stage(config, "runs/digits")
 """
 
-from kerascon.lazy_exports import lazy_exports
+from kerascon._utils.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "TrainConfig": "kerascon.runs.config",

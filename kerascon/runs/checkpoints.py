@@ -13,7 +13,7 @@ import json
 
 import keras
 
-from kerascon.atomic_files import DiskFullError, atomic_path, atomic_write_json, atomic_write_text
+from kerascon._utils.atomic_files import DiskFullError, atomic_path, atomic_write_json, atomic_write_text
 from kerascon.errors import Setting, Step
 from kerascon.runs.directory import RunDirectory, _sha256, _where
 

@@ -1,7 +1,7 @@
 """Typed training configuration: one dataclass, unknown keys rejected.
 
 Importing it loads neither Keras nor TensorFlow: the choices it checks come from the
-library's own tables (:mod:`kerascon.stages`, :data:`LOSSES`, :data:`STRATEGIES`...).
+library's own tables (:mod:`kerascon.model.stages`, :data:`LOSSES`, :data:`STRATEGIES`...).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from kerascon.data.holdout import DEFAULT_VAL_FRACTION
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
 from kerascon.errors import ConfigError, Setting
-from kerascon.stages import STAGE_NAMES, STAGES
+from kerascon.model.stages import STAGE_NAMES, STAGES
 
 __all__ = ["HEAD_FIELDS", "LINEAR_LR_PER_FEATURE", "LINEAR_STAGE_DEFAULTS", "PRETRAINED_BACKBONE_LR_MULTIPLIER",
            "TrainConfig", "ConfigError", "normalize_split"]
@@ -130,11 +130,11 @@ class TrainConfig:
     sync_batch_norm: bool = False
     pretrained: Optional[str] = None
     skip_corrupt: bool = False
-    # Fine-tuning a pretrained encoder (kerascon.fine_tuning); None: 0.1 with pretrained, else 1.
+    # Fine-tuning a pretrained encoder (kerascon.model.fine_tuning); None: 0.1 with pretrained, else 1.
     backbone_lr_multiplier: Optional[float] = None
     freeze_batch_norm: bool = False
     freeze_backbone_epochs: int = 0
-    # Momentum encoder and labelled queue (kerascon.momentum); None: off.
+    # Momentum encoder and labelled queue (kerascon.model.key_network); None: off.
     momentum_encoder: Optional[float] = None
     queue_size: int = 0
     key_batch_norm: str = "batch"

@@ -28,8 +28,9 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
+from kerascon._utils.atomic_files import atomic_path, atomic_write_json, atomic_write_text
 from kerascon.errors import Placeholder, RunError, Setting, Step
+from kerascon.model.stages import STAGE_NAMES, STAGES
 from kerascon.ownership import (
     RUN_MARKER,
     OwnershipError,
@@ -38,7 +39,6 @@ from kerascon.ownership import (
     protected_reason,
     require_removable_run,
 )
-from kerascon.stages import STAGE_NAMES, STAGES
 
 __all__ = ["RunDirectory", "RunError", "ResumePoint", "STAGE_NAMES"]
 
@@ -202,7 +202,7 @@ class RunDirectory:
     def remove_temporaries(self) -> list:
         """Delete temporary files a killed writer left behind (``.NAME.*.tmp*``).
 
-        Atomic writes (:mod:`kerascon.atomic_files`) create their temporary file beside the
+        Atomic writes (:mod:`kerascon._utils.atomic_files`) create their temporary file beside the
         destination and rename it at the end; a process killed in between leaves it.
         Only call this while no other process writes into the run.
         """

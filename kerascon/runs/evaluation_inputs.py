@@ -21,6 +21,7 @@ from kerascon.data.holdout import HOLDOUT_SPLITS
 from kerascon.data.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from kerascon.data.splits import normalize_split
 from kerascon.errors import DataError, Placeholder, Setting, Step
+from kerascon.model.stages import STAGE_NAMES, STAGES
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory, RunError
 from kerascon.runs.records import (
@@ -31,7 +32,6 @@ from kerascon.runs.records import (
     stage_config,
 )
 from kerascon.runs.training import run_holdout
-from kerascon.stages import STAGE_NAMES, STAGES
 
 __all__ = ["EvalInputs", "resolve_inputs", "training_source"]
 

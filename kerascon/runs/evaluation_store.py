@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerascon.atomic_files import atomic_path, atomic_write_json
+from kerascon._utils.atomic_files import atomic_path, atomic_write_json
 
 __all__ = [
     "EVALUATIONS",

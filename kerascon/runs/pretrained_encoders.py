@@ -131,7 +131,7 @@ def pretrained_values(values: dict, given: set) -> dict:
 def _from_run_model(run: Path, num_classes, **model_kwargs):
     """A SupConModel around a run's encoder, preprocessing and projection head, with a
     fresh classifier (``num_classes``) for the new run's classes."""
-    from kerascon.model import SupConModel
+    from kerascon.model.supcon_model import SupConModel
     from kerascon.runs.records import load_run_model
 
     loaded = load_run_model(run)

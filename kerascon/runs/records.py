@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from kerascon.model.stages import STAGES
 from kerascon.runs.config import TrainConfig
 from kerascon.runs.directory import RunDirectory
-from kerascon.stages import STAGES
 
 __all__ = ["CLASSES_FILE", "classifier_classes", "first_stage", "first_stage_config",
            "image_size_of", "load_run_model", "recorded_classes", "stage_config"]
@@ -90,7 +90,7 @@ def load_run_model(run_dir):
         >>> load_run_model("runs/digits").stage
         'linear'
     """
-    from kerascon.saving import load_model  # registers every kerascon class first
+    from kerascon.model.saving import load_model  # registers every kerascon class first
 
     return load_model(RunDirectory(run_dir).require_model())
 

@@ -18,13 +18,15 @@ from typing import Iterable, NamedTuple, Optional
 
 import keras
 
-from kerascon.atomic_files import atomic_path, atomic_write_json, atomic_write_text
+from kerascon._utils.atomic_files import atomic_path, atomic_write_json, atomic_write_text
 from kerascon.data.dispatch import load_source, split_folders
 from kerascon.data.holdout import TRAIN_SPLIT, HoldOut
 from kerascon.data.pipeline import batches_per_epoch, multiview_dataset, single_view_dataset
 from kerascon.distribute import is_chief, resolve_strategy
 from kerascon.errors import ConfigError, DataError, Placeholder, Setting, Step
-from kerascon.model import SupConModel
+from kerascon.model.saving import load_model
+from kerascon.model.stages import STAGES
+from kerascon.model.supcon_model import SupConModel
 from kerascon.optimizers import WarmupCosineDecay, build_optimizer
 from kerascon.ownership import (
     OwnershipError,
@@ -44,8 +46,6 @@ from kerascon.runs.pretrained_encoders import (
     recorded_model_values,
 )
 from kerascon.runs.records import CLASSES_FILE, classifier_classes, first_stage, first_stage_config, stage_config
-from kerascon.saving import load_model
-from kerascon.stages import STAGES
 
 __all__ = ["HOLDOUT_FILE", "eval_dataset", "resolve_config", "run_holdout", "run_stage"]
 
@@ -230,7 +230,7 @@ def _new_model(config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) 
     keras.utils.set_random_seed(config.seed)
     options = config.model_kwargs(steps_per_epoch)
     if config.pretrained:
-        from kerascon.layers import synchronize_batch_norm
+        from kerascon.layers.core import synchronize_batch_norm
 
         # Architecture, preprocessing and head come from the pretrained entry or run.
         options = {key: value for key, value in options.items() if key not in HEAD_FIELDS}

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from kerascon.atomic_files import atomic_path, atomic_write_text
+from kerascon._utils.atomic_files import atomic_path, atomic_write_text
 from kerascon.errors import ConfigError, Placeholder, Setting
 from kerascon.ownership import write_run_marker
 from kerascon.runs.config import TrainConfig

@@ -104,7 +104,7 @@ results["data_parallel_max_diff"] = float(max(
     for a, b in zip(single.get_weights(), parallel.get_weights())))
 
 # Views made on the device from uint8 NumPy batches (the GPU input path).
-from kerascon.view_layers import RepeatViews, ViewAugmentation  # noqa: E402
+from kerascon.layers.views import RepeatViews, ViewAugmentation  # noqa: E402
 
 keras.utils.set_random_seed(2)
 augmented = SupConModel(tiny_model().encoder, 3, projection_dim=8, projection_hidden_dim=16,

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 from test_momentum_queue import reference_queue_sum
 
+from kerascon.losses.queue import queue_supcon_sum
 from kerascon.model import SupConModel
-from kerascon.queue_loss import queue_supcon_sum
 
 assert keras.backend.backend() == "jax"
 results = {}

@@ -2,7 +2,7 @@
 
 The dense loss materialises several [anchors, contrast] float32 matrices (logits, masks and
 their gradients), so memory grows with N^2. Here the anchors are processed in blocks of
-``block_size`` rows: every block runs the shared kernel (:func:`kerascon.loss_kernel.anchor_terms`)
+``block_size`` rows: every block runs the shared kernel (:func:`kerascon.losses.kernel.anchor_terms`)
 on its logits against the whole contrast set, and is then discarded. Memory grows with
 N * block_size.
 
@@ -19,14 +19,14 @@ for SimCLR.
 This module also holds kerascon's one choice between the dense and the blockwise
 computation (:data:`AUTO_BLOCK_ELEMENTS`, :func:`resolve_block_size`) and the one entry of
 keyed SupCon (:func:`keyed_supcon_sum`), used by :func:`kerascon.losses.supcon_loss` and
-:func:`kerascon.queue_loss.queue_supcon_sum`.
+:func:`kerascon.losses.queue.queue_supcon_sum`.
 """
 
 from __future__ import annotations
 
 from keras import ops
 
-from kerascon.loss_kernel import (
+from kerascon.losses.kernel import (
     anchor_masks,
     anchor_terms,
     dense_supcon_sum,
@@ -77,7 +77,7 @@ def keyed_supcon_sum(anchors, anchor_keys, self_columns, contrast, contrast_keys
     """``[loss sum over anchors with a positive, their number]``, dense or blockwise.
 
     The arguments are those of :func:`blockwise_supcon_sum`; ``block_size=None`` computes
-    every anchor in one block (:func:`kerascon.loss_kernel.dense_supcon_sum`), an int in
+    every anchor in one block (:func:`kerascon.losses.kernel.dense_supcon_sum`), an int in
     blocks of that many anchor rows. Both run the same kernel on the same masks, so they
     agree in value and gradient.
     """

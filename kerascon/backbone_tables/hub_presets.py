@@ -14,7 +14,7 @@ preset's own image converter is what scales the pixels; the size is only kerasco
 default ``image_size``).
 
 Example:
-    >>> from kerascon.hub_presets import HUB_PRESETS
+    >>> from kerascon.backbone_tables.hub_presets import HUB_PRESETS
     >>> HUB_PRESETS["hub_resnet_50_imagenet"].kaggle_handle
     'kaggle://keras/resnetv1/keras/resnet_50_imagenet/3'
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from kerascon.home import kerascon_home
+from kerascon._utils.home import kerascon_home
 
 __all__ = ["HUB_CODE_LICENSE", "HUB_PRESETS", "HubPreset", "hub_preset_folder"]
 

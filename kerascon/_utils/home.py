@@ -5,7 +5,7 @@ keras-hub presets copied by hand to ``hub/<preset>/``
 (:mod:`kerascon.encoders.keras_hub_backbones`).
 
 Example:
-    >>> from kerascon.home import kerascon_home
+    >>> from kerascon._utils.home import kerascon_home
     >>> kerascon_home()
     PosixPath('/home/me/.cache/kerascon')
 """

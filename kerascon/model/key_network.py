@@ -4,7 +4,7 @@ SupCon wants many negatives per step. With a small batch, the MoCo trick supplie
 a key encoder (a copy of preprocessing + encoder + projection head) follows the query
 network as an exponential moving average, and the key projections of the last
 ``queue_size`` examples are kept, with their labels, in a FIFO queue. Each query view is
-contrasted with the current batch's keys and the queue (:mod:`kerascon.queue_loss`).
+contrasted with the current batch's keys and the queue (:mod:`kerascon.losses.queue`).
 
 Conventions (documented choices):
 
@@ -47,9 +47,9 @@ from keras import ops
 from kerascon.backend import replica_context
 from kerascon.choices import KEY_BATCH_NORM_MODES
 from kerascon.errors import ConfigError
-from kerascon.loss_kernel import l2_normalize
-from kerascon.losses import replica_keys, replica_share
-from kerascon.queue_loss import queue_supcon_sum
+from kerascon.losses.kernel import l2_normalize
+from kerascon.losses.queue import queue_supcon_sum
+from kerascon.losses.supcon import replica_keys, replica_share
 
 __all__ = ["MomentumQueue", "check_momentum_arguments"]
 

@@ -48,12 +48,12 @@ from keras import ops
 
 from kerascon.backend import replica_context
 from kerascon.errors import ConfigError, DataError
-from kerascon.loss_blocks import (
+from kerascon.losses.blockwise import (
     AUTO_BLOCK_ELEMENTS,  # noqa: F401  (block_size="auto")
     keyed_supcon_sum,
     resolve_block_size,
 )
-from kerascon.loss_kernel import dense_supcon_sum, l2_normalize, not_self_mask
+from kerascon.losses.kernel import dense_supcon_sum, l2_normalize, not_self_mask
 
 __all__ = ["SimCLRLoss", "SupConLoss", "simclr_loss", "supcon_loss"]
 
@@ -220,7 +220,7 @@ def replica_keys(replicas, labels, local_batch, global_batch):
     holds rows ``r * local_batch`` onwards). The keys decide positives between examples:
     ``labels`` (SupCon; gathered from every replica) or, with ``labels=None``, the example
     ids (SimCLR: ``local_index`` and ``arange(global_batch)``). Shared by
-    :func:`supcon_loss` and the momentum key network (:mod:`kerascon.momentum`).
+    :func:`supcon_loss` and the momentum key network (:mod:`kerascon.model.key_network`).
     """
     offset = ops.cast(replicas.replica_id, "int32") * local_batch
     local_index = ops.arange(local_batch, dtype="int32") + offset
@@ -236,7 +236,7 @@ def replica_share(loss_sum, valid, replicas, temperature, base_temperature):
     Normalised by the number of valid anchors in the *global* batch (times the number of
     replicas), so the mean over replicas is the global loss and replicas agree; scaled by
     ``temperature / base_temperature`` when ``base_temperature`` is set. Shared by
-    :func:`supcon_loss` and the momentum key network (:mod:`kerascon.momentum`).
+    :func:`supcon_loss` and the momentum key network (:mod:`kerascon.model.key_network`).
     """
     global_valid = ops.sum(replicas.all_gather(ops.reshape(ops.stop_gradient(valid), (1,))))
     loss = loss_sum * replicas.num_replicas / ops.maximum(global_valid, 1.0)
@@ -247,7 +247,7 @@ def replica_share(loss_sum, valid, replicas, temperature, base_temperature):
 
 def _resolve_block_size(block_size, num_anchors, num_contrast, mask):
     """``None`` for the dense computation, or the anchor rows per block: the one policy of
-    :func:`kerascon.loss_blocks.resolve_block_size`, and always dense with a custom
+    :func:`kerascon.losses.blockwise.resolve_block_size`, and always dense with a custom
     ``mask`` (asking for blocks with one is an error)."""
     block = resolve_block_size(block_size, num_anchors, num_contrast)
     if mask is None or block is None:

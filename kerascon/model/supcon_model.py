@@ -7,12 +7,12 @@ from keras import ops
 
 from kerascon.backend import StageStepMixin, check_labels_in_range, num_replicas_in_sync
 from kerascon.errors import ConfigError, ConfigTypeError, DataError, StateError
-from kerascon.fine_tuning import freeze_batch_norm_layers, schedule_backbone_learning_rate
-from kerascon.layers import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
-from kerascon.losses import _check_hyperparameters, supcon_loss
-from kerascon.model_inputs import describe_encoder_inputs
-from kerascon.momentum import MomentumQueue, check_momentum_arguments
-from kerascon.stages import STAGES, get_stage
+from kerascon.layers.core import ImagePreprocessing, ProjectionHead, synchronize_batch_norm
+from kerascon.losses.supcon import _check_hyperparameters, supcon_loss
+from kerascon.model.fine_tuning import freeze_batch_norm_layers, schedule_backbone_learning_rate
+from kerascon.model.inputs import describe_encoder_inputs
+from kerascon.model.key_network import MomentumQueue, check_momentum_arguments
+from kerascon.model.stages import STAGES, get_stage
 
 __all__ = ["SupConModel", "STAGES"]
 
@@ -80,16 +80,16 @@ class SupConModel(StageStepMixin, keras.Model):
             ``(1 - lambda) * CE + lambda * SupCon``: ``ce_weight=1 - lambda``.
         label_smoothing: for the cross-entropy stages.
         augmentation: a layer that makes views ``[B, V, ...]`` from a single-view batch
-            inside the train step, e.g. :class:`~kerascon.view_layers.ViewAugmentation`
+            inside the train step, e.g. :class:`~kerascon.layers.views.ViewAugmentation`
             (image views on the device, fed from NumPy) or
-            :class:`~kerascon.view_layers.RepeatViews` (dropout views). It is applied to
+            :class:`~kerascon.layers.views.RepeatViews` (dropout views). It is applied to
             single-view batches only: always in the contrastive and joint stages, and in
             training only in the linear and ce stages (each view is then classified).
             Batches that already have a views axis pass through unchanged. Assign
             ``model.augmentation`` (then ``compile``) to change it between stages.
         momentum_encoder: m in [0, 1) turns on a key network that follows the query's
             as an EMA (MoCo), whose keys are the contrast set in the contrastive and joint
-            stages; ``None`` (default) is off. See :mod:`kerascon.momentum`.
+            stages; ``None`` (default) is off. See :mod:`kerascon.model.key_network`.
         queue_size: with ``momentum_encoder``, keep the last ``queue_size`` key
             projections and labels as extra contrast entries (0: batch keys only).
         key_batch_norm: with ``momentum_encoder``, how the key network's batch norm
@@ -97,7 +97,7 @@ class SupConModel(StageStepMixin, keras.Model):
             ``"moving"`` (the moving statistics copied from the query).
         backbone_lr_multiplier: the encoder trains at this times the optimizer's learning
             rate (fine-tuning pretrained weights: 0.1 is usual); needs a kerascon optimizer
-            (CoupledDecaySGD or LARS) when not 1. See :mod:`kerascon.fine_tuning`.
+            (CoupledDecaySGD or LARS) when not 1. See :mod:`kerascon.model.fine_tuning`.
         freeze_backbone_steps: the encoder is not trained for this many optimizer steps
             (a warm-up of the heads on a pretrained backbone); its batch-norm statistics
             still follow ``freeze_batch_norm``.
@@ -176,7 +176,7 @@ class SupConModel(StageStepMixin, keras.Model):
             name="projection_head",
         )
         self.projection_head.build((None, self.feature_dim))
-        # Momentum key network + queue of labelled keys (kerascon.momentum); None: off.
+        # Momentum key network + queue of labelled keys (kerascon.model.key_network); None: off.
         check_momentum_arguments(momentum_encoder, queue_size)
         self.momentum_queue = None
         if momentum_encoder is not None:

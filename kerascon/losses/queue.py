@@ -11,14 +11,14 @@ positive by default, as in MoCo, where the query's positive is a key of the same
 
 Queue entries not written yet (``queue_valid`` false) are invalid columns of the shared
 kernel (``columns_valid``): neither positives nor in the denominator, dense or blockwise
-(:func:`kerascon.loss_blocks.keyed_supcon_sum`, with its one ``"auto"`` policy).
+(:func:`kerascon.losses.blockwise.keyed_supcon_sum`, with its one ``"auto"`` policy).
 """
 
 from __future__ import annotations
 
 from keras import ops
 
-from kerascon.loss_blocks import keyed_supcon_sum, resolve_block_size
+from kerascon.losses.blockwise import keyed_supcon_sum, resolve_block_size
 
 __all__ = ["queue_supcon_sum"]
 
@@ -40,7 +40,7 @@ def queue_supcon_sum(anchors, anchor_keys, own_columns, keys, key_labels, queue,
         exclude_own_key: ``False`` (default) counts the key of the anchor's own view as a
             positive; ``True`` leaves it out of positives and denominator.
         block_size: ``"auto"`` (dense up to
-            :data:`kerascon.loss_blocks.AUTO_BLOCK_ELEMENTS` anchor x contrast entries,
+            :data:`kerascon.losses.blockwise.AUTO_BLOCK_ELEMENTS` anchor x contrast entries,
             else blocks), ``None`` (dense) or an int (anchor rows per block), as in
             :func:`kerascon.losses.supcon_loss`.
 

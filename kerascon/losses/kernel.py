@@ -5,10 +5,10 @@ set (``z_i . z_a / t``) with two boolean masks, and returns the sum of the per-a
 over the anchors that have a positive, their number, and ``g = d(loss sum) / d(logits)``
 (softmax over A(i) minus the positives' weights, zero on rows without a positive). The
 dense loss is one block holding every anchor (:func:`dense_supcon_sum`); the blockwise loss
-(:mod:`kerascon.loss_blocks`) calls the same kernel block after block. The batch loss
+(:mod:`kerascon.losses.blockwise`) calls the same kernel block after block. The batch loss
 (:mod:`kerascon.losses`, on one device or across replicas) and the loss against a queue of
-keys (:mod:`kerascon.queue_loss`) both reach it through
-:func:`kerascon.loss_blocks.keyed_supcon_sum`.
+keys (:mod:`kerascon.losses.queue`) both reach it through
+:func:`kerascon.losses.blockwise.keyed_supcon_sum`.
 
 The masks come from :func:`anchor_masks`: A(i) is every contrast column but the anchor's
 own, less the columns that ``columns_valid`` marks invalid (unwritten queue entries) and

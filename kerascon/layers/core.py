@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from kerascon.errors import ConfigError
-from kerascon.loss_kernel import l2_normalize
+from kerascon.losses.kernel import l2_normalize
 
 __all__ = [
     "L2Normalize",
@@ -26,7 +26,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 @keras.saving.register_keras_serializable(package="kerascon")
 class L2Normalize(keras.layers.Layer):
     """Scales each vector along ``axis`` to unit L2 norm, computed in float32
-    (:func:`kerascon.loss_kernel.l2_normalize`, as the losses do).
+    (:func:`kerascon.losses.kernel.l2_normalize`, as the losses do).
 
     A zero vector stays zero (the norm is floored at ``sqrt(epsilon)``), so neither
     the value nor the gradient can be NaN.

@@ -27,8 +27,9 @@ import warnings
 __all__ = ["load_model", "register_classes", "register_when_keras_loads"]
 
 # The modules whose classes are registered with Keras' serialization.
-_REGISTERING_MODULES = ("encoders", "encoders.batch_norm", "layers", "losses", "model", "momentum",
-                        "optimizers", "text", "view_layers")
+_REGISTERING_MODULES = ("encoders", "encoders.batch_norm", "layers.core", "losses.supcon",
+                        "model.supcon_model", "model.key_network", "optimizers", "text",
+                        "layers.views")
 
 _lock = threading.RLock()
 _registered = False

@@ -9,7 +9,7 @@ and the pretrained entries (``keras_<name>.imagenet``, :mod:`kerascon.zoo.keras_
 are built from it.
 
 Example:
-    >>> from kerascon.keras_application_table import KERAS_BACKBONES
+    >>> from kerascon.backbone_tables.keras_applications import KERAS_BACKBONES
     >>> KERAS_BACKBONES["keras_resnet50"].feature_dim
     2048
 """

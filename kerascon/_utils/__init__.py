@@ -1,0 +1,1 @@
+"""Small helpers kerascon's modules share (files, names, folders, images); not public API."""
