@@ -9,6 +9,8 @@ import tensorflow as tf
 from benchmarks import cifar10_reproduction, cifar10_weights_robustness, stability_sweep
 from benchmarks.cifar10_data import load_cifar10
 
+pytestmark = pytest.mark.slow
+
 
 def write_tiny_cifar(path, train=48, test=24, seed=0):
     """A file laid out like cifar10_jpeg.npz: class = brightness band, JPEG bytes."""

@@ -22,7 +22,7 @@ COMMON = ["--data", "embedded:digits", "--image-size", "8", "--batch-size", "32"
 TINY = ["--arch", "cli_test_cnn", *COMMON]
 
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 
 def invoke(*args):

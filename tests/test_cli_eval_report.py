@@ -13,7 +13,7 @@ import pytest
 from conftest import invoke_cli as invoke
 from conftest import one_error_line
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 
 TINY = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "16",

@@ -18,7 +18,7 @@ from test_cli_folders import write_images
 from kerascon.cli.progress import RichProgress
 from kerascon.ownership import EXPORT_MARKER, RUN_MARKER, is_export
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 TINY = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "8",
         "--batch-size", "32", "--projection-dim", "8", "--projection-hidden-dim", "16",

@@ -24,7 +24,7 @@ from test_cli_folders import SMALL, write_images
 
 from kerascon.cli.main import main
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 KERASCON = Path(sys.executable).with_name("kerascon")
 

@@ -40,6 +40,10 @@ SLOW = os.environ.get("KERASCON_SLOW_TESTS", "") not in ("", "0")
 _DEEP = {"resnet101", "resnet152", "resnet200"}
 
 
+#: Every architecture; the deep ones (the cost is layer count, not new layer types) are slow.
+ARCH_PARAMS = [pytest.param(a, marks=pytest.mark.slow) if a in _DEEP else a for a in ARCHS]
+
+
 def _encoder(arch, stem):
     return build_encoder(arch, stem=stem, width_multiplier=WIDTH, input_shape=SHAPE)
 
@@ -83,7 +87,7 @@ def test_all_resnets_registered():
     assert {f"resnet{d}" for d in (18, 34, 50, 101, 152, 200)} <= set(ARCHS)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_cifar_stem_forward_and_training_step(arch):
     enc = _encoder(arch, "cifar")
     assert "stem_pool" not in {lyr.name for lyr in enc.layers}
@@ -105,7 +109,7 @@ def test_cifar_stem_forward_and_training_step(arch):
         assert not np.allclose(before[n], _np(enc.get_layer(n).kernel)), n
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_imagenet_stem_forward_and_keras_round_trip(arch, tmp_path):
     enc = _encoder(arch, "imagenet")
     assert "stem_pool" in {lyr.name for lyr in enc.layers}

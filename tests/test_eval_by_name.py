@@ -22,7 +22,7 @@ from kerascon.data import load_embedded, load_source
 from kerascon.runs.records import load_run_model
 from kerascon.runs.training import eval_dataset
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 TINY = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "8",
         "--batch-size", "32", "--projection-dim", "8", "--projection-hidden-dim", "16",

@@ -30,7 +30,7 @@ from kerascon.runs.directory import RunDirectory, RunError
 from kerascon.runs.guards import TrainingInterrupted
 from kerascon.runs.training import run_stage
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 TINY = ["--arch", "cli_test_cnn", "--data", "embedded:digits", "--image-size", "8",
         "--batch-size", "8", "--projection-dim", "8", "--projection-hidden-dim", "16",

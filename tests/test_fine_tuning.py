@@ -15,6 +15,8 @@ from kerascon.optimizers import LARS, CoupledDecaySGD
 from kerascon.zoo import keras_imagenet
 from kerascon.zoo import pretrained as pretrained_module
 
+pytestmark = pytest.mark.slow
+
 
 def _two_layers():
     backbone, head = keras.layers.Dense(3, name="backbone"), keras.layers.Dense(2, name="head")

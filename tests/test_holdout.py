@@ -15,6 +15,8 @@ from kerascon.data import load_source
 from kerascon.data.holdout import HoldOut
 from kerascon.errors import DataError
 
+pytestmark = pytest.mark.slow
+
 
 def write_flat(root, counts, seed=0):
     """``root/<class>/<i>.png``: 8x8 images, each unique (its index is in the pixels)."""

@@ -27,6 +27,8 @@ from kerascon.model import SupConModel
 from kerascon.zoo import keras_imagenet
 from kerascon.zoo import pretrained as pretrained_module
 
+pytestmark = pytest.mark.slow
+
 KERAS_ARCHS = list_architectures("keras_*")
 # One per family: each trains a SupCon step and round-trips weights through Keras' cache.
 FAMILY_REPS = ["keras_resnet50", "keras_resnet50v2", "keras_efficientnetv2b0",

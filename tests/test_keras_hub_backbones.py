@@ -35,6 +35,8 @@ from kerascon.model.saving import load_model
 from kerascon.zoo import pretrained as pretrained_module
 from tests.conftest import invoke_cli, one_error_line
 
+pytestmark = pytest.mark.slow
+
 SHAPE = (32, 32, 3)
 IMAGENET_SCALE = [1 / (255 * s) for s in (0.229, 0.224, 0.225)]
 IMAGENET_OFFSET = [-m / s for m, s in zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))]

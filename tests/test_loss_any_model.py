@@ -17,6 +17,8 @@ import tensorflow as tf
 
 from kerascon.losses import SimCLRLoss, SupConLoss, supcon_loss
 
+pytestmark = pytest.mark.slow
+
 FEATURES, DIM, VIEWS = 6, 8, 2
 
 

@@ -107,6 +107,7 @@ def test_auto_switches_to_blocks_above_the_threshold():
         supcon_loss(np.ones((2, 2, 3), "float32"), mask=np.eye(2), block_size=4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["tf-eager", "tf-fit-eager", "jax-eager"])
 def test_blockwise_memory_stays_bounded_in_eager_modes(mode):
     """An eager tape (or run_eagerly fit, or JAX without jit) must not record every block.

@@ -18,6 +18,8 @@ import pytest
 
 import kerascon
 
+pytestmark = pytest.mark.slow
+
 WORKER = textwrap.dedent("""
     import json, os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"

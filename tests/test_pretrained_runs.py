@@ -15,6 +15,8 @@ from PIL import Image
 from kerascon.model.saving import load_model
 from kerascon.runs.records import first_stage, stage_config
 
+pytestmark = pytest.mark.slow
+
 ENTRY = "resnet18.supcon_digits"
 FAST = ["--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2", "--quiet"]
 

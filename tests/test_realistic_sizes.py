@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from realistic_data import class_images, trained_steps, write_class_folder, write_npz
 
-pytestmark = pytest.mark.realistic
+pytestmark = [pytest.mark.realistic, pytest.mark.slow]
 
 
 

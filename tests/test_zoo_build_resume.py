@@ -14,7 +14,7 @@ from kerascon.runs.directory import RunDirectory
 from kerascon.runs.guards import TrainingInterrupted
 from kerascon.runs.zoo_entries import build_recipe
 
-pytestmark = pytest.mark.usefixtures("tiny_architecture")
+pytestmark = [pytest.mark.usefixtures("tiny_architecture"), pytest.mark.slow]
 
 STAGE_1 = """stage: contrastive
 arch: cli_test_cnn

@@ -16,6 +16,8 @@ import kerascon.zoo as zoo
 from kerascon.zoo import pretrained as pretrained_module
 from kerascon.zoo.float16_weights import load_float16_weights
 
+pytestmark = pytest.mark.slow
+
 NAME = "resnet18.supcon_digits"
 ZOO_DIR = Path(zoo.__file__).resolve().parent
 
