@@ -64,16 +64,22 @@ from benchmarks.common import (  # noqa: E402
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 TARGET_CLASSES = (5, 6, 7, 8, 9)
 PRETRAINS = {"supcon": "contrastive", "ce": "ce"}  # pretraining name -> kerascon stage
+#: The recipes the two encoders are pretrained with (``kerascon train --config``): the shipped
+#: CIFAR-10 entry's SupCon stage and its cross-entropy counterpart, for a 2-core CPU.
+PRETRAIN_RECIPES = {"supcon": os.path.join("zoo", "weights", "resnet20.supcon_cifar10",
+                                           "contrastive.yaml"),
+                    "ce": os.path.join("benchmarks", "recipes", "resnet20.ce_cifar10.yaml")}
 ARMS = ("ce", "joint", "linear")
 NOISES = ("clean", "noisy")
 JOINT_WEIGHTS = (0.1, 0.5, 1.0)
 TEMPERATURES = (0.1, 0.3)
 QUICK = {"ks": "10", "seeds": "0", "epochs": 1, "pretrain_epochs": 1, "pretrain_examples": 200,
          "test_examples": 200, "width_multiplier": 0.25, "batch_size": 32,
-         "joint_weights": "0.1,1.0", "temperatures": "0.1"}
+         "pretrain_batch_size": 32, "joint_weights": "0.1,1.0", "temperatures": "0.1"}
 DEFAULTS = {"ks": "10,25,100,500", "seeds": "0,1,2,3,4", "epochs": 30, "pretrain_epochs": 100,
             "pretrain_examples": None, "test_examples": None, "width_multiplier": 1.0,
-            "batch_size": 128, "joint_weights": ",".join(f"{w:g}" for w in JOINT_WEIGHTS),
+            "batch_size": 128, "pretrain_batch_size": 256,
+            "joint_weights": ",".join(f"{w:g}" for w in JOINT_WEIGHTS),
             "temperatures": ",".join(f"{t:g}" for t in TEMPERATURES)}
 
 
@@ -275,6 +281,9 @@ def parse_args(argv=None):
     p.add_argument("--width-multiplier", type=float, default=None, help="default 1")
     p.add_argument("--batch-size", type=int, default=None,
                    help="default 128; a run with fewer images takes them all as one batch")
+    p.add_argument("--pretrain-batch-size", type=int, default=None, help="default 256")
+    p.add_argument("--pretrain-warmup-epochs", type=int, default=None,
+                   help="warm-up epochs of pretraining (default: the recipe's, at most the epochs)")
     p.add_argument("--pretrains", default=",".join(PRETRAINS),
                    help="pretrained encoders to transfer: supcon, ce (default: both)")
     p.add_argument("--arms", default=",".join(ARMS), help="default: ce,joint,linear")
@@ -288,6 +297,9 @@ def parse_args(argv=None):
                    help="share of every class's k images held out to choose λ and τ")
     p.add_argument("--keep-grid-runs", action="store_true",
                    help="keep the runs of the λ/τ grid (default: removed once validated)")
+    p.add_argument("--summary-only", action="store_true",
+                   help="write results.md/results.json from the result files in --work, "
+                        "training nothing (e.g. after stopping a long run)")
     p.add_argument("--resume-friendly", action="store_true",
                    help="skip pretraining and arms whose result JSON exists in --work")
     p.add_argument("--quick", action="store_true",
@@ -389,11 +401,20 @@ class Benchmark:
             print(f"pretraining {name}: kept ({record})", flush=True)
             return run
         start = time.perf_counter()
-        metrics = kerascon("train", "--stage", PRETRAINS[name], "--arch", a.arch,
+        recipe = os.path.join(REPO_ROOT, PRETRAIN_RECIPES[name])
+        warmup = a.pretrain_warmup_epochs
+        if warmup is None:  # the recipe's, shortened for a shorter schedule
+            import yaml
+
+            with open(recipe) as f:
+                warmup = min(int(yaml.safe_load(f).get("warmup_epochs", 0)), a.pretrain_epochs)
+        metrics = kerascon("train", "--config", recipe,
+                           "--stage", PRETRAINS[name], "--arch", a.arch,
                            "--width-multiplier", a.width_multiplier, "--data", self.pretrain_file,
-                           "--eval-split", "none", "--epochs", a.pretrain_epochs,
-                           "--batch-size", self.batch(self.pretrain_examples), "--seed", 0,
-                           "--output", run, "--overwrite", "--json")
+                           "--split", "train", "--eval-split", "none",
+                           "--epochs", a.pretrain_epochs, "--warmup-epochs", warmup,
+                           "--batch-size", min(a.pretrain_batch_size, self.pretrain_examples),
+                           "--seed", 0, "--output", run, "--overwrite", "--json")
         metrics.update(seconds=time.perf_counter() - start, examples=self.pretrain_examples)
         write_json(record, metrics)
         print(f"pretraining {name}: done in {metrics['seconds']:.0f} s", flush=True)
@@ -452,14 +473,28 @@ class Benchmark:
         write_json(out, result)
         return result
 
+    def collected(self):
+        """The result files in ``--work`` of this grid's cells (a finished or stopped run)."""
+        a = self.args
+        files = (self.result_file(pretrain, arm, k, noise, seed) for seed, pretrain, k, noise, arm
+                 in itertools.product(a.seeds, a.pretrains, a.ks, self.noises, a.arms))
+        return [read_json(path) for path in files if os.path.isfile(path)]
+
+    def recorded_seconds(self):
+        """Seconds of pretraining and arms as the result files record them."""
+        pretraining = [self.path("results", f"pretrain_{name}.json") for name in self.args.pretrains]
+        return (sum(read_json(p)["seconds"] for p in pretraining if os.path.isfile(p))
+                + sum(r["seconds"] for r in self.collected()))
+
     def run(self):
         a = self.args
         self.prepare_data()
         for name in a.pretrains:
             self.pretrain(name)
         results = []
-        for pretrain, k, noise, seed, arm in itertools.product(a.pretrains, a.ks, self.noises,
-                                                               a.seeds, a.arms):
+        # Seeds outermost: a run stopped early holds every cell for the seeds it finished.
+        for seed, pretrain, k, noise, arm in itertools.product(a.seeds, a.pretrains, a.ks,
+                                                               self.noises, a.arms):
             result = self.arm(pretrain, arm, k, noise, seed)
             results.append(result)
             extra = (f", λ {result['joint_weight']:g} τ {result['temperature']:g}"
@@ -543,9 +578,15 @@ def main(argv=None):
     benchmark = Benchmark(args)
     start = time.perf_counter()
     try:
-        results = benchmark.run()
+        if args.summary_only:
+            benchmark.prepare_data()
+            results = benchmark.collected()
+        else:
+            results = benchmark.run()
     except KShotError as error:
         raise SystemExit(f"error: {error}") from None
+    if not results:
+        raise SystemExit(f"error: no results in {args.work}; run without --summary-only first")
     table, numbers = summarise(results, args.arms)
     info = machine_info()
     settings = {key: value for key, value in vars(args).items()}
@@ -553,7 +594,8 @@ def main(argv=None):
              f"- Command: `{command_line()}`",
              f"- Pretraining: {args.arch} x{args.width_multiplier:g} on "
              f"{benchmark.pretrain_examples} images of {', '.join(benchmark.source_names)}, "
-             f"{args.pretrain_epochs} epoch(s)",
+             f"{args.pretrain_epochs} epoch(s), batch {args.pretrain_batch_size}, recipes "
+             f"{', '.join(f'{n}: {PRETRAIN_RECIPES[n]}' for n in args.pretrains)}",
              f"- Fine-tuning: {args.epochs} epoch(s), batch {args.batch_size} (or all k-shot "
              "images when fewer), kerascon's other defaults (encoder at 0.1 x lr); joint: λ "
              f"in {args.joint_weights}, τ in {args.temperatures}, chosen on "
@@ -561,7 +603,9 @@ def main(argv=None):
              f"- Noisy: {args.noise:.0%} of the k-shot labels flipped to another class",
              f"- Test: the test images of {', '.join(benchmark.target_names)}; top-1 mean ± std "
              "over seeds (%), ECE (15 bins); differences paired by seed, 95% t-interval",
-             f"- Total time: {time.perf_counter() - start:.0f} s", "", table, ""]
+             f"- Time: {benchmark.recorded_seconds():.0f} s of pretraining and arms recorded "
+             f"in the result files; this call {time.perf_counter() - start:.0f} s",
+             "", table, ""]
     text = "\n".join(lines)
     print()
     print_machine(info)

@@ -232,3 +232,44 @@ def test_transfer_benchmark_refuses_a_large_k_before_training(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: --work inside the repository
         finetune_transfer.main(["--data", str(tmp_path / "tiny.npz"), "--work", "benchmarks/x"])
     assert "lies inside the repository" in capsys.readouterr().err
+
+
+def test_transfer_summary_only_reads_the_result_files_and_refuses_an_empty_work(tmp_path):
+    from benchmarks import finetune_transfer
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x_train=rng.integers(0, 255, (60, 32, 32, 3), dtype=np.uint8),
+             y_train=np.repeat(np.arange(10), 6),
+             x_test=rng.integers(0, 255, (20, 32, 32, 3), dtype=np.uint8),
+             y_test=np.repeat(np.arange(10), 2), class_names=[f"c{i}" for i in range(10)])
+    work = tmp_path / "work"
+    argv = ["--data", str(tmp_path / "tiny.npz"), "--work", str(work), "--ks", "2",
+            "--seeds", "0,1", "--pretrains", "supcon", "--arms", "ce,linear", "--noise", "0",
+            "--summary-only"]
+    with pytest.raises(SystemExit) as stop:
+        finetune_transfer.main(argv)
+    assert "no results in" in str(stop.value)
+    # one seed's two arms recorded (a stopped run): the table has that seed and its pair
+    for arm, top1 in (("ce", 0.5), ("linear", 0.4)):
+        path = work / "results" / "supcon" / f"k2_clean_s0_{arm}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"pretrain": "supcon", "arm": arm, "k": 2, "noise": "clean",
+                                    "seed": 0, "top1": top1, "ece": 0.1, "seconds": 3.0}))
+    finetune_transfer.main(argv)
+    summary = json.loads((work / "results.json").read_text())
+    assert [r["arm"] for r in summary["runs"]] == ["ce", "linear"]
+    assert summary["summary"][0]["ce_minus_linear"]["mean"] == pytest.approx(0.1)
+    assert "6 s of pretraining and arms" in (work / "results.md").read_text()
+    assert not (work / "runs").exists()
+
+
+@pytest.mark.parametrize("op, family", [
+    ("_MklNativeConv2DBackpropFilter", "conv backward"), ("aten::convolution_backward", "conv backward"),
+    ("_MklNativeConv2D", "conv forward"), ("aten::mkldnn_convolution", "conv forward"),
+    ("_MklNativeFusedBatchNormGradV3", "batch norm"), ("aten::native_batch_norm", "batch norm"),
+    ("MatMul", "matmul"), ("aten::addmm", "matmul"), ("ReluGrad", "element-wise / reductions"),
+    ("AssignAddVariableOp", "optimizer update"), ("IteratorGetNext", "other")])
+def test_profile_op_families_name_both_frameworks_alike(op, family):
+    from benchmarks.train_step_profile import family as family_of
+
+    assert family_of(op) == family
