@@ -4,6 +4,7 @@ arguments (real Keras models, no mocks)."""
 import inspect
 
 import keras
+import numpy as np
 import pytest
 
 from kerascon.choices import CONTRAST_MODES
@@ -65,9 +66,11 @@ def test_from_architecture_takes_encoder_and_model_kwargs():
 
 
 def test_new_fields_are_checked_and_survive_yaml(tmp_path):
-    from kerascon.losses.supcon import _CONTRAST_MODES
+    from kerascon.losses import supcon_loss
 
-    assert CONTRAST_MODES == _CONTRAST_MODES  # the choices table names what the loss accepts
+    for mode in CONTRAST_MODES:  # the choices table names what the loss accepts
+        features = np.random.default_rng(0).normal(size=(4, 2, 8)).astype("float32")
+        assert np.isfinite(float(supcon_loss(features, np.array([0, 1, 0, 1]), contrast_mode=mode)))
     with pytest.raises(ConfigError, match="unknown contrast_mode 'none'; choose one of all, one"):
         TrainConfig(contrast_mode="none")
     with pytest.raises(ConfigError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
