@@ -11,8 +11,8 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["AUGMENT_POLICIES", "CONTRAST_MODES", "KEY_BATCH_NORM_MODES", "LOSSES", "OPTIMIZERS", "STEMS",
-           "STRATEGIES"]
+__all__ = ["AUGMENT_POLICIES", "CONTRAST_MODES", "KEY_BATCH_NORM_MODES", "LOSSES", "LOSS_VARIANTS", "OPTIMIZERS",
+           "STEMS", "STRATEGIES"]
 
 #: Augmentation policies of :func:`kerascon.augment.make_augmentation`.
 AUGMENT_POLICIES: tuple[str, ...] = ("simclr", "randaugment", "autoaugment", "stacked",
@@ -22,6 +22,9 @@ LOSSES: tuple[str, ...] = ("supcon", "simclr")
 #: Which views anchor the contrastive loss: every view (``all``, the paper's) or the first
 #: view of each example only (``one``).
 CONTRAST_MODES: tuple[str, ...] = ("all", "one")
+#: Where the SupCon loss averages over an anchor's positives: outside the log (``out``, the
+#: paper's L_out, eq. 2) or inside it (``in``, L_in, eq. 3).
+LOSS_VARIANTS: tuple[str, ...] = ("out", "in")
 #: Optimizers of :func:`kerascon.optimizers.build_optimizer`.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "lars", "rmsprop")
 #: ResNet stems: ``cifar`` (3x3 conv, no pooling) or ``imagenet`` (7x7/2 conv + max pool).

@@ -73,6 +73,9 @@ def test_new_fields_are_checked_and_survive_yaml(tmp_path):
         assert np.isfinite(float(supcon_loss(features, np.array([0, 1, 0, 1]), contrast_mode=mode)))
     with pytest.raises(ConfigError, match="unknown contrast_mode 'none'; choose one of all, one"):
         TrainConfig(contrast_mode="none")
+    with pytest.raises(ConfigError, match="unknown loss_variant 'mid'; choose one of out, in"):
+        TrainConfig(loss_variant="mid")
+    assert TrainConfig(loss_variant="in").model_kwargs()["loss_variant"] == "in"
     with pytest.raises(ConfigError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
         TrainConfig(label_smoothing=1.0)
     with pytest.raises(ConfigError, match="joint_weight and ce_weight must be >= 0"):

@@ -47,7 +47,7 @@ import keras
 from keras import ops
 
 from kerascon.backend import replica_context
-from kerascon.choices import CONTRAST_MODES
+from kerascon.choices import CONTRAST_MODES, LOSS_VARIANTS
 from kerascon.errors import ConfigError, DataError
 from kerascon.losses.blockwise import (
     AUTO_BLOCK_ELEMENTS,  # noqa: F401  (block_size="auto")
@@ -58,7 +58,6 @@ from kerascon.losses.kernel import dense_supcon_sum, l2_normalize, not_self_mask
 
 __all__ = ["SimCLRLoss", "SupConLoss", "simclr_loss", "supcon_loss"]
 
-_VARIANTS = ("out", "in")
 
 
 def _check_hyperparameters(temperature, base_temperature, variant, contrast_mode):
@@ -68,8 +67,8 @@ def _check_hyperparameters(temperature, base_temperature, variant, contrast_mode
                 f"{name} must be a positive finite number, got {value!r}; "
                 "the paper's default temperature is 0.1"
             )
-    if variant not in _VARIANTS:
-        raise ConfigError(f"variant must be one of {_VARIANTS}, got {variant!r}")
+    if variant not in LOSS_VARIANTS:
+        raise ConfigError(f"variant must be one of {LOSS_VARIANTS}, got {variant!r}")
     if contrast_mode not in CONTRAST_MODES:
         raise ConfigError(f"contrast_mode must be one of {CONTRAST_MODES}, got {contrast_mode!r}")
 

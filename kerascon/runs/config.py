@@ -18,6 +18,7 @@ from kerascon.choices import (
     AUGMENT_POLICIES,
     CONTRAST_MODES,
     KEY_BATCH_NORM_MODES,
+    LOSS_VARIANTS,
     LOSSES,
     OPTIMIZERS,
     STEMS,
@@ -147,7 +148,7 @@ class TrainConfig:
         for name, choices in (("stage", STAGE_NAMES), ("loss", LOSSES), ("stem", STEMS),
                               ("augment", AUGMENT_POLICIES), ("optimizer", OPTIMIZERS),
                               ("strategy", STRATEGIES), ("key_batch_norm", KEY_BATCH_NORM_MODES),
-                              ("contrast_mode", CONTRAST_MODES)):
+                              ("contrast_mode", CONTRAST_MODES), ("loss_variant", LOSS_VARIANTS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of "
                                   f"{', '.join(choices)}")
