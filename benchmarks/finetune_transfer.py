@@ -480,11 +480,11 @@ class Benchmark:
                  in itertools.product(a.seeds, a.pretrains, a.ks, self.noises, a.arms))
         return [read_json(path) for path in files if os.path.isfile(path)]
 
-    def recorded_seconds(self):
-        """Seconds of pretraining and arms as the result files record them."""
+    def recorded_seconds(self, results):
+        """Seconds of pretraining (as its result files record them) and of the arms ``results``."""
         pretraining = [self.path("results", f"pretrain_{name}.json") for name in self.args.pretrains]
         return (sum(read_json(p)["seconds"] for p in pretraining if os.path.isfile(p))
-                + sum(r["seconds"] for r in self.collected()))
+                + sum(r["seconds"] for r in results))
 
     def run(self):
         a = self.args
@@ -603,7 +603,7 @@ def main(argv=None):
              f"- Noisy: {args.noise:.0%} of the k-shot labels flipped to another class",
              f"- Test: the test images of {', '.join(benchmark.target_names)}; top-1 mean ± std "
              "over seeds (%), ECE (15 bins); differences paired by seed, 95% t-interval",
-             f"- Time: {benchmark.recorded_seconds():.0f} s of pretraining and arms recorded "
+             f"- Time: {benchmark.recorded_seconds(results):.0f} s of pretraining and arms recorded "
              f"in the result files; this call {time.perf_counter() - start:.0f} s",
              "", table, ""]
     text = "\n".join(lines)

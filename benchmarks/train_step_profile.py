@@ -33,6 +33,14 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.train_step_vs_pytorch import (  # noqa: E402  (NumPy only: no framework loads)
+    add_step_arguments,
+    configure_tensorflow,
+    kerascon_side,
+    synthetic_batch,
+    torch_side,
+)
+
 #: Op-name fragments (lower case) -> family; the first family whose fragment matches wins.
 FAMILIES = (
     ("conv backward", ("backprop", "convolution_backward")),
@@ -106,9 +114,7 @@ def torch_op_seconds(step, steps):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch", type=int, default=64, help="examples per step (x 2 views)")
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2)
+    add_step_arguments(p)
     p.add_argument("--steps", type=int, default=3, help="profiled steps per side")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--max-isa", choices=sorted(ISA_VARIABLES), default=None,
@@ -119,15 +125,10 @@ def main(argv=None):
     if args.max_isa:
         os.environ.update(ISA_VARIABLES[args.max_isa])
 
-    import numpy as np
-
     from benchmarks.common import machine_info, print_machine
-    from benchmarks.train_step_vs_pytorch import configure_tensorflow, kerascon_side, torch_side
 
     configure_tensorflow(args.threads)
-    rng = np.random.default_rng(0)
-    views = rng.integers(0, 256, (args.batch, 2, args.image_size, args.image_size, 3)).astype("float32")
-    labels = rng.integers(0, 10, args.batch)
+    views, labels = synthetic_batch(args.batch, args.image_size)
     sides = {"PyTorch (SupContrast)": (torch_side(views, labels, args.threads, 0.05), torch_op_seconds),
              "kerascon (TensorFlow)": (kerascon_side(views, labels, 0.05, args.jit_compile or "auto"),
                                        tensorflow_op_seconds)}

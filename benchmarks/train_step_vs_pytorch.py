@@ -210,11 +210,23 @@ def configure_tensorflow(threads):
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def add_step_arguments(parser):
+    """The step's size and threads: ``--batch``, ``--image-size``, ``--threads``."""
+    parser.add_argument("--batch", type=int, default=64, help="examples per step (x 2 views)")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+
+
+def synthetic_batch(batch, image_size, seed=0):
+    """One batch both sides train on: views float32 [B, 2, S, S, 3] in [0, 255], int32 labels."""
+    rng = np.random.default_rng(seed)
+    views = rng.uniform(0, 255, size=(batch, 2, image_size, image_size, 3)).astype("float32")
+    return views, rng.integers(0, 10, size=batch).astype("int32")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch", type=int, default=64, help="examples per step (x 2 views)")
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2)
+    add_step_arguments(p)
     p.add_argument("--repeats", type=int, default=7, help="timed steps per side")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per side (tracing)")
     p.add_argument("--pause", type=float, default=0.2, help="seconds of sleep before each step")
@@ -224,10 +236,8 @@ def main(argv=None):
                    help="also write the rows, each with its step times and the machine record")
     args = p.parse_args(argv)
     configure_tensorflow(args.threads)
-    rng = np.random.default_rng(0)
     s = args.image_size
-    views = rng.uniform(0, 255, size=(args.batch, 2, s, s, 3)).astype("float32")
-    labels = rng.integers(0, 10, size=args.batch).astype("int32")
+    views, labels = synthetic_batch(args.batch, s)
     sides = [("PyTorch, SupContrast (transcribed)", torch_side(views, labels, args.threads, args.lr)),
              ("kerascon (TF, jit_compile='auto')", kerascon_side(views, labels, args.lr, "auto"))]
     if args.xla:

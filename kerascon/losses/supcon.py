@@ -59,7 +59,6 @@ from kerascon.losses.kernel import dense_supcon_sum, l2_normalize, not_self_mask
 __all__ = ["SimCLRLoss", "SupConLoss", "simclr_loss", "supcon_loss"]
 
 
-
 def _check_hyperparameters(temperature, base_temperature, variant, contrast_mode):
     for name, value in (("temperature", temperature), ("base_temperature", base_temperature)):
         if isinstance(value, numbers.Number) and not (value > 0 and math.isfinite(value)):
